@@ -1,0 +1,7 @@
+"""The policy engine: facts + policy package → explained results per clause."""
+
+from huiqi.engine.evaluate import OutsideValidity, clause_sort_key, evaluate
+from huiqi.engine.result import ClauseResult, Evaluation, ItemResult
+
+__all__ = ["ClauseResult", "Evaluation", "ItemResult", "OutsideValidity", "clause_sort_key",
+           "evaluate"]

@@ -1,0 +1,147 @@
+"""What one evaluation reads: facts by path, parameters by date, switches, the ledger."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from fractions import Fraction
+from typing import Any
+
+from huiqi.engine.explain import Node, qty, text
+from huiqi.errors import MISSING, InputError, Problem
+from huiqi.facts.model import EarlierAward, Facts, OtherPolicyAward
+from huiqi.facts.paths import fact_info
+from huiqi.policy.model import Clause, FactRef, Parameter, PolicyPackage, Switched
+
+#: The parameters of an award year are those in force on its last day.
+Value = Fraction | bool | str | date | None
+
+
+def param_value(param: Parameter, on: date) -> Decimal | None:
+    """The value in force on ``on``: the last one dated on or before it."""
+    best: date | None = None
+    for when in param.values:
+        if when <= on and (best is None or when > best):
+            best = when
+    return None if best is None else param.values[best]
+
+
+@dataclass
+class Context:
+    package: PolicyPackage
+    facts: Facts
+    year: int
+    clause: Clause | None = None
+    switches_used: set[str] = field(default_factory=set)
+
+    @property
+    def reference_date(self) -> date:
+        return date(self.year, 12, 31)
+
+    @property
+    def applicant_code(self) -> str:
+        return self.facts.applicant.credit_code
+
+    # -- parameters and switches -------------------------------------------------
+    def param(self, name: str, on: date | None = None) -> Decimal:
+        spec = self.param_spec(name)
+        when = on or self.reference_date
+        value = param_value(spec, when)
+        if value is None:
+            raise InputError([Problem(
+                f"parameter {name}", MISSING,
+                f"参数 {name} 在 {when} 尚无生效值", f"parameter {name} has no value on {when}",
+            )])
+        return value
+
+    def param_spec(self, name: str) -> Parameter:
+        if self.clause is not None and name in self.clause.parameters:
+            return self.clause.parameters[name]
+        return self.package.parameters[name]
+
+    def switch(self, value: Switched) -> Any:
+        self.switches_used.add(value.switch)
+        return value.cases[self.package.switch(value.switch)]
+
+    def switch_named(self, name: str) -> str:
+        self.switches_used.add(name)
+        return self.package.switch(name)
+
+    # -- facts -------------------------------------------------------------------
+    def raw(self, path: str, item: Any = None) -> Any:
+        parts = path.split(".")
+        obj: Any = item if parts[0] == "item" else self.facts
+        for part in parts[1:] if parts[0] == "item" else parts:
+            if obj is None:
+                return None
+            obj = getattr(obj, part)
+        return obj
+
+    def number(self, path: str, item: Any = None) -> tuple[Fraction | None, list[Node]]:
+        """A numeric fact as an exact Fraction; USD falls back to CNY at the year's rate."""
+        value = self.raw(path, item)
+        if value is not None:
+            return Fraction(value), []
+        if path.endswith("_usd"):
+            cny_path = path[: -len("_usd")] + "_cny"
+            try:
+                fact_info(cny_path, self.clause.for_each if self.clause else None)
+            except KeyError:
+                return None, []
+            cny = self.raw(cny_path, item)
+            if cny is None:
+                return None, []
+            rate = self.param("usd_cny")
+            usd = Fraction(cny) / Fraction(rate)
+            note = Node("fact.converted", {"cny": qty(cny, "cny"), "rate": qty(rate, "cny_per_usd"),
+                                           "usd": qty(usd, "usd"), "year": self.year})
+            return usd, [note]
+        return None, []
+
+    def total(self, fact: FactRef, item: Any = None) -> tuple[Fraction | None, list[Node]]:
+        """A fact, a sum of facts (None only when every part is missing) or a switched one."""
+        if isinstance(fact, Switched):
+            return self.total(self.switch(fact), item)
+        if isinstance(fact, str):
+            return self.number(fact, item)
+        values: list[Fraction] = []
+        notes: list[Node] = []
+        for path in fact:
+            value, note = self.number(path, item)
+            notes += note
+            if value is not None:
+                values.append(value)
+        return (sum(values, Fraction(0)) if values else None), notes
+
+    def label(self, fact: FactRef) -> dict[str, str]:
+        if isinstance(fact, Switched):
+            return self.label(fact.cases[self.package.switch(fact.switch)])
+        paths = [fact] if isinstance(fact, str) else fact
+        item_list = self.clause.for_each if self.clause else None
+        infos = [fact_info(p, item_list) for p in paths]
+        return text("＋".join(i.zh for i in infos), " + ".join(i.en for i in infos))
+
+    def unit(self, fact: FactRef) -> str | None:
+        if isinstance(fact, Switched):
+            return self.unit(fact.cases[self.package.switch(fact.switch)])
+        path = fact if isinstance(fact, str) else fact[0]
+        return fact_info(path, self.clause.for_each if self.clause else None).unit
+
+    # -- the ledger and other policies --------------------------------------------
+    def earlier(self, clause_id: str, subject: str | None, same_year: bool) -> list[EarlierAward]:
+        code = self.applicant_code
+        return [
+            award for award in self.facts.earlier_awards
+            if award.clause == clause_id
+            and (subject is None or (award.subject_id or code) == subject)
+            and (not same_year or award.award_year == self.year)
+        ]
+
+    def other_awards(self, clause_id: str, subjects: set[str]) -> list[OtherPolicyAward]:
+        code = self.applicant_code
+        return [
+            award for award in self.facts.other_policy_awards
+            if award.clause == clause_id and award.award_year == self.year
+            and (award.subject_id or code) in subjects
+        ]

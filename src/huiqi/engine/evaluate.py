@@ -1,0 +1,212 @@
+"""Evaluating one applicant-year against every clause of a policy package.
+
+The order of steps is the same for every clause, and each step leaves a node in
+the explanation: scope (clause 1) → kind of applicant → the clause's conditions
+→ per subject (the applicant, or each store, warehouse, loan …): its conditions,
+the tier chosen, the raw amount, its caps and the one-time rule → the sum → the
+clause's own caps → 从优不重复 against other policies' awards.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from huiqi.engine.amounts import apply_cap, apply_once, apply_overlap, raw_amount
+from huiqi.engine.conditions import evaluate_conditions
+from huiqi.engine.context import Context
+from huiqi.engine.explain import Node, money, text
+from huiqi.engine.result import ClauseResult, Evaluation, ItemResult, PolicyRef
+from huiqi.errors import InputError, Problem
+from huiqi.facts.model import Facts
+from huiqi.policy.model import AmountKind, CapPer, Clause, Condition, Once, PolicyPackage
+
+
+class OutsideValidity(InputError):
+    """The award year is not one the policy covers."""
+
+
+def clause_sort_key(clause_id: str) -> tuple[Any, ...]:
+    """``2.2a`` < ``2.10`` — numbers compare as numbers, suffixes as text."""
+    return tuple(int(p) if p.isdigit() else p for p in re.findall(r"\d+|[a-z]+", clause_id))
+
+
+def check_year(package: PolicyPackage, year: int | None) -> int:
+    validity = package.policy.validity
+    if year is None:
+        raise InputError([Problem("$.award_year", None, "请给出奖补年度（数据所属年度）",
+                                  "give the award year (the year of the data)")])
+    if not validity.first_award_year <= year <= validity.last_award_year:
+        raise OutsideValidity([Problem(
+            "$.award_year", year,
+            f"{package.policy.document_no}适用于{validity.first_award_year}—"
+            f"{validity.last_award_year}年度（{validity.issued}印发，有效期至{validity.expires}），"
+            f"{year}年度不在有效期内",
+            f"{package.policy.document_no} covers award years {validity.first_award_year}–"
+            f"{validity.last_award_year} (issued {validity.issued}, valid until "
+            f"{validity.expires}); {year} is outside it",
+        )])
+    return year
+
+
+def evaluate(package: PolicyPackage, facts: Facts, year: int | None = None) -> Evaluation:
+    """Evaluate ``facts`` for ``year`` (default: the facts' own award year)."""
+    award_year = check_year(package, year if year is not None else facts.award_year)
+    ctx = Context(package, facts, award_year)
+    scope = _scope(ctx)
+    scope_switches = {name: package.switch(name) for name in sorted(ctx.switches_used)}
+    clauses = tuple(
+        _clause(ctx, package.clauses[cid], scope)
+        for cid in sorted(package.clauses, key=clause_sort_key)
+    )
+    switches = {name: package.switch(name) for name in sorted(package.policy.switches)}
+    applicant = facts.applicant
+    return Evaluation(
+        policy=PolicyRef(package.id, package.policy.document_no, package.version, package.sha256,
+                         switches),
+        award_year=award_year,
+        applicant_code=applicant.credit_code,
+        applicant_name=applicant.name,
+        applicant_kind=applicant.kind.value,
+        scope_ok=bool(scope.ok),
+        scope=Node(scope.key, {**scope.args, "switches": scope_switches}, scope.ok, scope.children),
+        clauses=clauses,
+    )
+
+
+def _scope(ctx: Context) -> Node:
+    policy = ctx.package.policy
+    nodes = evaluate_conditions(ctx, policy.scope.conditions)
+    ok = all(n.ok for n in nodes)
+    return Node("scope", {"clause": policy.scope.clause, "quote": policy.scope.text}, ok,
+                tuple(nodes))
+
+
+def _uses_item(cond: Condition) -> bool:
+    if cond.any is not None:
+        return any(_uses_item(c) for c in cond.any)
+    facts = cond.fact if isinstance(cond.fact, list) else [cond.fact]
+    return any(isinstance(f, str) and f.startswith("item.") for f in facts)
+
+
+def _clause(ctx: Context, clause: Clause, scope: Node) -> ClauseResult:
+    ctx.clause = clause
+    ctx.switches_used = set()
+    kinds = ctx.package.policy.applicant_kinds
+    kind = ctx.facts.applicant.kind.value
+    kind_node = Node("cond.kind", {
+        "value": kinds[kind].model_dump() if kind in kinds else text(kind, kind),
+        "allowed": [kinds[k].model_dump() for k in clause.applicants],
+    }, kind in clause.applicants)
+    scope_node = Node("scope.summary", {"clause": scope.args["clause"]}, scope.ok,
+                      () if scope.ok else tuple(n for n in scope.children if not n.ok))
+    common = evaluate_conditions(ctx, [c for c in clause.conditions if not _uses_item(c)])
+    gate_ok = bool(scope.ok) and bool(kind_node.ok) and all(n.ok for n in common)
+    nodes: list[Node] = [scope_node, kind_node, *common]
+
+    items: list[ItemResult] = []
+    amounts: list[int] = []
+    for subject, item, skip in _subjects(ctx, clause):
+        if skip is not None:
+            nodes.append(skip)
+            continue
+        result, node = _subject(ctx, clause, subject, item, gate_ok)
+        items.append(result)
+        nodes.append(node)
+        if result.eligible and result.amount_fen is not None:
+            amounts.append(result.amount_fen)
+    if clause.for_each is not None and not items:
+        nodes.append(Node("items.none", {"list": clause.for_each}, False))
+
+    eligible = gate_ok and any(i.eligible for i in items)
+    amount: int | None = None
+    if eligible and clause.kind is not AmountKind.DISCRETIONARY:
+        amount = sum(amounts)
+        if clause.for_each is not None:
+            nodes.append(Node("sum", {"count": len(amounts), "amount": money(amount)}))
+        for cap in clause.caps:
+            if cap.per is CapPer.APPLICANT:
+                amount, cap_node = apply_cap(ctx, cap, amount, None, None)
+                nodes.append(cap_node)
+        if clause.overlap:
+            subjects = {ctx.applicant_code, *(i.subject for i in items if i.eligible)}
+            amount, overlap_node = apply_overlap(ctx, amount, subjects)
+            if overlap_node is not None:
+                nodes.append(overlap_node)
+    if eligible and clause.needs_office_approval:
+        nodes.append(Node("office_approval"))
+    switches = {name: ctx.package.switch(name) for name in sorted(ctx.switches_used)}
+    if switches:
+        nodes.append(Node("switches", {"used": [
+            {"name": n, "label": ctx.package.policy.switches[n].label.model_dump(),
+             "value": v, "meaning": ctx.package.policy.switches[n].options[v].model_dump()}
+            for n, v in switches.items()
+        ]}))
+    single_tier = items[0].tier if clause.for_each is None and items else None
+    root = Node("clause", {
+        "id": clause.id, "title": clause.title.model_dump(), "kind": clause.kind.value,
+        "amount": None if amount is None else money(amount), "text": clause.text,
+    }, eligible, tuple(nodes))
+    return ClauseResult(
+        clause_id=clause.id, title=clause.title.model_dump(), kind=clause.kind,
+        eligible=eligible, amount_fen=amount, tier=single_tier, items=tuple(items),
+        needs_office_approval=clause.needs_office_approval, switches=switches,
+        explanation=root,
+    )
+
+
+def _subjects(ctx: Context, clause: Clause) -> list[tuple[str, Any, Node | None]]:
+    """(subject id, item, skip-node) for each subject the clause looks at."""
+    if clause.for_each is None:
+        if clause.subject == "applicant":
+            return [(ctx.applicant_code, None, None)]
+        return [(str(ctx.raw(clause.subject) or ctx.applicant_code), None, None)]
+    subjects: list[tuple[str, Any, Node | None]] = []
+    for item in getattr(ctx.facts, clause.for_each):
+        where = evaluate_conditions(ctx, clause.where, item)
+        if all(n.ok for n in where):
+            subjects.append((item.id, item, None))
+        else:
+            subjects.append((item.id, item, Node("item.skipped", {"id": item.id}, None,
+                                                 tuple(where))))
+    return subjects
+
+
+def _subject(ctx: Context, clause: Clause, subject: str, item: Any,
+             gate_ok: bool) -> tuple[ItemResult, Node]:
+    conditions = [c for c in clause.conditions if _uses_item(c)]
+    nodes = evaluate_conditions(ctx, conditions, item)
+    ok = all(n.ok for n in nodes)
+    tier_id: str | None = None
+    amount_spec = clause.amount
+    if clause.tiers is not None:
+        chosen = None
+        for tier in clause.tiers:
+            tier_nodes = evaluate_conditions(ctx, tier.conditions, item)
+            met = all(n.ok for n in tier_nodes)
+            if met:
+                chosen = tier
+            nodes.append(Node("tier", {"id": tier.id}, met, tuple(tier_nodes)))
+        if chosen is None:
+            ok = False
+            nodes.append(Node("tier.none", {}, False))
+        else:
+            tier_id, amount_spec = chosen.id, chosen.amount
+            nodes.append(Node("tier.chosen", {"id": chosen.id}, True))
+    eligible = gate_ok and ok
+    amount: int | None = None
+    if eligible and amount_spec is not None:
+        amount, amount_node = raw_amount(ctx, amount_spec, item)
+        nodes.append(amount_node)
+        if amount is not None:
+            for cap in clause.caps:
+                if cap.per is CapPer.ITEM:
+                    amount, cap_node = apply_cap(ctx, cap, amount, subject, item)
+                    nodes.append(cap_node)
+            if clause.once is not Once.NO:
+                amount, once_node = apply_once(ctx, clause.once, amount, subject)
+                nodes.append(once_node)
+    key = "subject.item" if clause.for_each is not None else "subject"
+    node = Node(key, {"id": subject, "tier": tier_id,
+                      "amount": None if amount is None else money(amount)}, eligible, tuple(nodes))
+    return ItemResult(subject, eligible, tier_id, amount), node

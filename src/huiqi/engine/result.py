@@ -1,0 +1,119 @@
+"""What an evaluation returns: per clause, eligibility, kind, amount in fen, and why."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from huiqi.engine.explain import Node
+from huiqi.money import fen_to_yuan
+from huiqi.policy.model import AmountKind
+
+
+@dataclass(frozen=True, slots=True)
+class ItemResult:
+    """One subject of a clause: the applicant itself, or a store, warehouse, loan …"""
+
+    subject: str
+    eligible: bool
+    tier: str | None
+    amount_fen: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class ClauseResult:
+    clause_id: str
+    title: dict[str, str]
+    kind: AmountKind
+    eligible: bool
+    #: fixed/computed/external: owed; ceiling: the most review may approve; discretionary: None.
+    amount_fen: int | None
+    tier: str | None
+    items: tuple[ItemResult, ...]
+    needs_office_approval: bool
+    switches: dict[str, str]
+    explanation: Node
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "clause": self.clause_id,
+            "title": self.title,
+            "kind": self.kind.value,
+            "eligible": self.eligible,
+            "amount_fen": self.amount_fen,
+            "amount_yuan": None if self.amount_fen is None else str(fen_to_yuan(self.amount_fen)),
+            "tier": self.tier,
+            "items": [
+                {"subject": i.subject, "eligible": i.eligible, "tier": i.tier,
+                 "amount_fen": i.amount_fen}
+                for i in self.items
+            ],
+            "needs_office_approval": self.needs_office_approval,
+            "switches": self.switches,
+            "explanation": self.explanation.as_dict(),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyRef:
+    """Which rules a result was made under, so it can be replayed exactly."""
+
+    id: str
+    document_no: str
+    version: str
+    sha256: str
+    switches: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluation:
+    policy: PolicyRef
+    award_year: int
+    applicant_code: str
+    applicant_name: str
+    applicant_kind: str
+    scope_ok: bool
+    scope: Node
+    clauses: tuple[ClauseResult, ...]
+
+    def clause(self, clause_id: str) -> ClauseResult:
+        for result in self.clauses:
+            if result.clause_id == clause_id:
+                return result
+        raise KeyError(clause_id)
+
+    def total_fen(self, *kinds: AmountKind) -> int:
+        """The sum over eligible clauses of the given kinds."""
+        return sum(c.amount_fen or 0 for c in self.clauses if c.eligible and c.kind in kinds)
+
+    @property
+    def owed_fen(self) -> int:
+        """What the policy owes as of right: fixed, computed and external amounts."""
+        return self.total_fen(AmountKind.FIXED, AmountKind.COMPUTED, AmountKind.EXTERNAL)
+
+    @property
+    def ceiling_fen(self) -> int:
+        """The most review may add within ceilings."""
+        return self.total_fen(AmountKind.CEILING)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "policy": {
+                "id": self.policy.id, "document_no": self.policy.document_no,
+                "version": self.policy.version, "sha256": self.policy.sha256,
+                "switches": self.policy.switches,
+            },
+            "award_year": self.award_year,
+            "applicant": {"credit_code": self.applicant_code, "name": self.applicant_name,
+                          "kind": self.applicant_kind},
+            "scope_ok": self.scope_ok,
+            "scope": self.scope.as_dict(),
+            "totals": {
+                "owed_fen": self.owed_fen,
+                "ceiling_fen": self.ceiling_fen,
+                "discretionary_eligible": sum(
+                    1 for c in self.clauses if c.eligible and c.kind is AmountKind.DISCRETIONARY
+                ),
+            },
+            "clauses": [c.as_dict() for c in self.clauses],
+        }
