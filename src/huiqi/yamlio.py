@@ -28,7 +28,7 @@ ExactLoader.add_constructor("tag:yaml.org,2002:float", _decimal)
 
 
 def loads_yaml(text: str) -> Any:
-    return yaml.load(text, Loader=ExactLoader)  # noqa: S506 - ExactLoader is a SafeLoader
+    return yaml.load(text, Loader=ExactLoader)
 
 
 def loads_json(text: str) -> Any:

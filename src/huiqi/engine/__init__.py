@@ -1,7 +1,13 @@
 """The policy engine: facts + policy package → explained results per clause."""
 
-from huiqi.engine.evaluate import OutsideValidity, clause_sort_key, evaluate
+from huiqi.engine.evaluate import OutsideValidityError, clause_sort_key, evaluate
 from huiqi.engine.result import ClauseResult, Evaluation, ItemResult
 
-__all__ = ["ClauseResult", "Evaluation", "ItemResult", "OutsideValidity", "clause_sort_key",
-           "evaluate"]
+__all__ = [
+    "ClauseResult",
+    "Evaluation",
+    "ItemResult",
+    "OutsideValidityError",
+    "clause_sort_key",
+    "evaluate",
+]

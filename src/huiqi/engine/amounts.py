@@ -9,7 +9,7 @@ from typing import Any
 from huiqi.engine.context import Context
 from huiqi.engine.explain import Node, money, qty
 from huiqi.money import round_half_up, yuan_to_fen
-from huiqi.policy.model import Amount, Cap, CapPeriod, Component, Days, OnDate, Once
+from huiqi.policy.model import Amount, Cap, CapPeriod, Component, Days, Once, OnDate
 
 
 def raw_amount(ctx: Context, amount: Amount, item: Any) -> tuple[int | None, Node]:
@@ -19,26 +19,32 @@ def raw_amount(ctx: Context, amount: Amount, item: Any) -> tuple[int | None, Nod
         return fen, Node("amount.fixed", {"param": _param(ctx, amount.fixed), "amount": money(fen)})
     if amount.ceiling is not None:
         fen = yuan_to_fen(ctx.param(amount.ceiling))
-        return fen, Node("amount.ceiling",
-                         {"param": _param(ctx, amount.ceiling), "amount": money(fen)})
+        return fen, Node(
+            "amount.ceiling", {"param": _param(ctx, amount.ceiling), "amount": money(fen)}
+        )
     if amount.external is not None:
         value = ctx.raw(amount.external, item)
         fen = 0 if value is None else yuan_to_fen(value)
-        return fen, Node("amount.external", {"label": ctx.label(amount.external),
-                                             "amount": money(fen)})
+        return fen, Node(
+            "amount.external", {"label": ctx.label(amount.external), "amount": money(fen)}
+        )
     if amount.discretionary:
         return None, Node("amount.discretionary")
     assert amount.computed is not None
     parts = [_component(ctx, part, item) for part in amount.computed]
     total = sum(fen for fen, _ in parts)
-    return total, Node("amount.computed", {"amount": money(total)},
-                       children=tuple(node for _, node in parts))
+    return total, Node(
+        "amount.computed", {"amount": money(total)}, children=tuple(node for _, node in parts)
+    )
 
 
 def _param(ctx: Context, name: str, on: date | None = None) -> dict[str, Any]:
     spec = ctx.param_spec(name)
-    return {"name": name, "label": spec.label.model_dump(),
-            "value": qty(ctx.param(name, on), spec.unit.value)}
+    return {
+        "name": name,
+        "label": spec.label.model_dump(),
+        "value": qty(ctx.param(name, on), spec.unit.value),
+    }
 
 
 def _component(ctx: Context, part: Component, item: Any) -> tuple[int, Node]:
@@ -48,10 +54,16 @@ def _component(ctx: Context, part: Component, item: Any) -> tuple[int, Node]:
         price = Fraction(ctx.param(part.unit_price))
         quantity = Fraction(ctx.raw(part.quantity, item) or 0)
         fen = round_half_up(price * quantity * 100)
-        return fen, Node("amount.unit_price", {
-            "label": label, "price": _param(ctx, part.unit_price),
-            "quantity": qty(quantity, "count"), "quantity_label": ctx.label(part.quantity),
-            "amount": money(fen)})
+        return fen, Node(
+            "amount.unit_price",
+            {
+                "label": label,
+                "price": _param(ctx, part.unit_price),
+                "quantity": qty(quantity, "count"),
+                "quantity_label": ctx.label(part.quantity),
+                "amount": money(fen),
+            },
+        )
     assert part.rate is not None and part.of is not None
     rates = []
     product = Fraction(1)
@@ -65,8 +77,12 @@ def _component(ctx: Context, part: Component, item: Any) -> tuple[int, Node]:
             product *= Fraction(ctx.param(rate))
     base_fen = sum(yuan_to_fen(ctx.raw(p, item) or 0) for p in part.of)
     exact = product * base_fen
-    args: dict[str, Any] = {"label": label, "rates": rates, "base": money(base_fen),
-                            "base_label": ctx.label(part.of)}
+    args: dict[str, Any] = {
+        "label": label,
+        "rates": rates,
+        "base": money(base_fen),
+        "base_label": ctx.label(part.of),
+    }
     if part.days is not None:
         days, basis, period = _days(ctx, part.days, item)
         exact = exact * days / basis
@@ -88,29 +104,50 @@ def _days(ctx: Context, days: Days, item: Any) -> tuple[int, int, list[str]]:
     return count, basis, [begin.isoformat(), shown_end.isoformat()]
 
 
-def apply_cap(ctx: Context, cap: Cap, amount: int, subject: str | None, item: Any) -> tuple[int, Node]:
+def apply_cap(
+    ctx: Context, cap: Cap, amount: int, subject: str | None, item: Any
+) -> tuple[int, Node]:
     """Limit ``amount`` by a cap, less what earlier awards in the cap's scope used."""
     if cap.fact is not None:
         value = ctx.raw(cap.fact, item)
         limit = yuan_to_fen(value) if value is not None else 0
         after = min(amount, limit)
-        return after, Node("cap.fact", {"label": ctx.label(cap.fact), "limit": money(limit),
-                                        "before": money(amount), "after": money(after),
-                                        "quote": cap.quote, "cut": after != amount})
+        return after, Node(
+            "cap.fact",
+            {
+                "label": ctx.label(cap.fact),
+                "limit": money(limit),
+                "before": money(amount),
+                "after": money(after),
+                "quote": cap.quote,
+                "cut": after != amount,
+            },
+        )
     assert cap.param is not None
     cap_fen = yuan_to_fen(ctx.param(cap.param))
     used = 0
     if cap.period is not CapPeriod.EACH:
-        earlier = ctx.earlier(ctx.clause.id if ctx.clause else "", subject,
-                              cap.period is CapPeriod.YEAR)
+        earlier = ctx.earlier(
+            ctx.clause.id if ctx.clause else "", subject, cap.period is CapPeriod.YEAR
+        )
         used = sum(yuan_to_fen(a.amount_cny) for a in earlier)
     room = max(0, cap_fen - used)
     after = min(amount, room)
-    return after, Node("cap", {
-        "param": _param(ctx, cap.param), "per": cap.per.value, "period": cap.period.value,
-        "cap": money(cap_fen), "used": money(used), "room": money(room),
-        "before": money(amount), "after": money(after), "quote": cap.quote, "cut": after != amount,
-    })
+    return after, Node(
+        "cap",
+        {
+            "param": _param(ctx, cap.param),
+            "per": cap.per.value,
+            "period": cap.period.value,
+            "cap": money(cap_fen),
+            "used": money(used),
+            "room": money(room),
+            "before": money(amount),
+            "after": money(after),
+            "quote": cap.quote,
+            "cut": after != amount,
+        },
+    )
 
 
 def apply_once(ctx: Context, once: Once, amount: int, subject: str) -> tuple[int, Node]:
@@ -119,15 +156,22 @@ def apply_once(ctx: Context, once: Once, amount: int, subject: str) -> tuple[int
     earlier = ctx.earlier(ctx.clause.id, subject, same_year=once is Once.YEAR)
     paid = sum(yuan_to_fen(a.amount_cny) for a in earlier)
     mode = ctx.switch_named("one_time_mode")
-    if mode == "strict_once":
-        after = 0 if paid > 0 else amount
-    else:
-        after = max(0, amount - paid)
+    # strict once: nothing after a first payment; top-up: only the difference to this tier.
+    after = (0 if paid else amount) if mode == "strict_once" else max(0, amount - paid)
     years = sorted({a.award_year for a in earlier})
-    return after, Node("once", {
-        "once": once.value, "mode": mode, "subject": subject, "paid": money(paid),
-        "years": years, "before": money(amount), "after": money(after), "cut": after != amount,
-    })
+    return after, Node(
+        "once",
+        {
+            "once": once.value,
+            "mode": mode,
+            "subject": subject,
+            "paid": money(paid),
+            "years": years,
+            "before": money(amount),
+            "after": money(after),
+            "cut": after != amount,
+        },
+    )
 
 
 def apply_overlap(ctx: Context, amount: int, subjects: set[str]) -> tuple[int, Node | None]:
@@ -138,9 +182,14 @@ def apply_overlap(ctx: Context, amount: int, subjects: set[str]) -> tuple[int, N
         return amount, None
     received = sum(yuan_to_fen(a.amount_cny) for a in others)
     after = max(0, amount - received)
-    return after, Node("overlap", {
-        "policies": [a.policy for a in others], "received": money(received),
-        "before": money(amount), "after": money(after),
-        "quote": ctx.package.policy.overlap.quote,
-        "cut": after != amount,
-    })
+    return after, Node(
+        "overlap",
+        {
+            "policies": [a.policy for a in others],
+            "received": money(received),
+            "before": money(amount),
+            "after": money(after),
+            "quote": ctx.package.policy.overlap.quote,
+            "cut": after != amount,
+        },
+    )

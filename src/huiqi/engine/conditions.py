@@ -56,17 +56,25 @@ def evaluate_condition(ctx: Context, cond: Condition, item: Any = None) -> Node:
         return Node("cond.is", {**base, "value": value, "expected": cond.is_}, value is cond.is_)
     if cond.in_ is not None:
         shown = getattr(value, "value", value)
-        return Node("cond.in", {
-            **base, "value": None if shown is None else choice_label(shown),
-            "allowed": [choice_label(v) for v in cond.in_],
-        }, shown in cond.in_)
+        return Node(
+            "cond.in",
+            {
+                **base,
+                "value": None if shown is None else choice_label(shown),
+                "allowed": [choice_label(v) for v in cond.in_],
+            },
+            shown in cond.in_,
+        )
     if cond.given:
         given = value is not None and value != ""
         return Node("cond.given", {**base, "value": value}, given)
     assert cond.in_award_year
     ok = value is not None and value.year == ctx.year
-    return Node("cond.in_year", {**base, "value": None if value is None else value.isoformat(),
-                                 "year": ctx.year}, ok)
+    return Node(
+        "cond.in_year",
+        {**base, "value": None if value is None else value.isoformat(), "year": ctx.year},
+        ok,
+    )
 
 
 def _compare(ctx: Context, cond: Condition, item: Any, base: dict[str, Any]) -> Node:

@@ -49,10 +49,16 @@ class Context:
         when = on or self.reference_date
         value = param_value(spec, when)
         if value is None:
-            raise InputError([Problem(
-                f"parameter {name}", MISSING,
-                f"参数 {name} 在 {when} 尚无生效值", f"parameter {name} has no value on {when}",
-            )])
+            raise InputError(
+                [
+                    Problem(
+                        f"parameter {name}",
+                        MISSING,
+                        f"参数 {name} 在 {when} 尚无生效值",
+                        f"parameter {name} has no value on {when}",
+                    )
+                ]
+            )
         return value
 
     def param_spec(self, name: str) -> Parameter:
@@ -94,8 +100,15 @@ class Context:
                 return None, []
             rate = self.param("usd_cny")
             usd = Fraction(cny) / Fraction(rate)
-            note = Node("fact.converted", {"cny": qty(cny, "cny"), "rate": qty(rate, "cny_per_usd"),
-                                           "usd": qty(usd, "usd"), "year": self.year})
+            note = Node(
+                "fact.converted",
+                {
+                    "cny": qty(cny, "cny"),
+                    "rate": qty(rate, "cny_per_usd"),
+                    "usd": qty(usd, "usd"),
+                    "year": self.year,
+                },
+            )
             return usd, [note]
         return None, []
 
@@ -132,7 +145,8 @@ class Context:
     def earlier(self, clause_id: str, subject: str | None, same_year: bool) -> list[EarlierAward]:
         code = self.applicant_code
         return [
-            award for award in self.facts.earlier_awards
+            award
+            for award in self.facts.earlier_awards
             if award.clause == clause_id
             and (subject is None or (award.subject_id or code) == subject)
             and (not same_year or award.award_year == self.year)
@@ -141,7 +155,9 @@ class Context:
     def other_awards(self, clause_id: str, subjects: set[str]) -> list[OtherPolicyAward]:
         code = self.applicant_code
         return [
-            award for award in self.facts.other_policy_awards
-            if award.clause == clause_id and award.award_year == self.year
+            award
+            for award in self.facts.other_policy_awards
+            if award.clause == clause_id
+            and award.award_year == self.year
             and (award.subject_id or code) in subjects
         ]

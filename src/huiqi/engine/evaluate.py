@@ -22,7 +22,7 @@ from huiqi.facts.model import Facts
 from huiqi.policy.model import AmountKind, CapPer, Clause, Condition, Once, PolicyPackage
 
 
-class OutsideValidity(InputError):
+class OutsideValidityError(InputError):
     """The award year is not one the policy covers."""
 
 
@@ -34,18 +34,31 @@ def clause_sort_key(clause_id: str) -> tuple[Any, ...]:
 def check_year(package: PolicyPackage, year: int | None) -> int:
     validity = package.policy.validity
     if year is None:
-        raise InputError([Problem("$.award_year", None, "请给出奖补年度（数据所属年度）",
-                                  "give the award year (the year of the data)")])
+        raise InputError(
+            [
+                Problem(
+                    "$.award_year",
+                    None,
+                    "请给出奖补年度（数据所属年度）",
+                    "give the award year (the year of the data)",
+                )
+            ]
+        )
     if not validity.first_award_year <= year <= validity.last_award_year:
-        raise OutsideValidity([Problem(
-            "$.award_year", year,
-            f"{package.policy.document_no}适用于{validity.first_award_year}—"
-            f"{validity.last_award_year}年度（{validity.issued}印发，有效期至{validity.expires}），"
-            f"{year}年度不在有效期内",
-            f"{package.policy.document_no} covers award years {validity.first_award_year}–"
-            f"{validity.last_award_year} (issued {validity.issued}, valid until "
-            f"{validity.expires}); {year} is outside it",
-        )])
+        raise OutsideValidityError(
+            [
+                Problem(
+                    "$.award_year",
+                    year,
+                    f"{package.policy.document_no}适用于{validity.first_award_year}—"
+                    f"{validity.last_award_year}年度（{validity.issued}印发，有效期至{validity.expires}），"
+                    f"{year}年度不在有效期内",
+                    f"{package.policy.document_no} covers award years {validity.first_award_year}–"
+                    f"{validity.last_award_year} (issued {validity.issued}, valid until "
+                    f"{validity.expires}); {year} is outside it",
+                )
+            ]
+        )
     return year
 
 
@@ -62,8 +75,9 @@ def evaluate(package: PolicyPackage, facts: Facts, year: int | None = None) -> E
     switches = {name: package.switch(name) for name in sorted(package.policy.switches)}
     applicant = facts.applicant
     return Evaluation(
-        policy=PolicyRef(package.id, package.policy.document_no, package.version, package.sha256,
-                         switches),
+        policy=PolicyRef(
+            package.id, package.policy.document_no, package.version, package.sha256, switches
+        ),
         award_year=award_year,
         applicant_code=applicant.credit_code,
         applicant_name=applicant.name,
@@ -78,8 +92,9 @@ def _scope(ctx: Context) -> Node:
     policy = ctx.package.policy
     nodes = evaluate_conditions(ctx, policy.scope.conditions)
     ok = all(n.ok for n in nodes)
-    return Node("scope", {"clause": policy.scope.clause, "quote": policy.scope.text}, ok,
-                tuple(nodes))
+    return Node(
+        "scope", {"clause": policy.scope.clause, "quote": policy.scope.text}, ok, tuple(nodes)
+    )
 
 
 def _uses_item(cond: Condition) -> bool:
@@ -94,12 +109,20 @@ def _clause(ctx: Context, clause: Clause, scope: Node) -> ClauseResult:
     ctx.switches_used = set()
     kinds = ctx.package.policy.applicant_kinds
     kind = ctx.facts.applicant.kind.value
-    kind_node = Node("cond.kind", {
-        "value": kinds[kind].model_dump() if kind in kinds else text(kind, kind),
-        "allowed": [kinds[k].model_dump() for k in clause.applicants],
-    }, kind in clause.applicants)
-    scope_node = Node("scope.summary", {"clause": scope.args["clause"]}, scope.ok,
-                      () if scope.ok else tuple(n for n in scope.children if not n.ok))
+    kind_node = Node(
+        "cond.kind",
+        {
+            "value": kinds[kind].model_dump() if kind in kinds else text(kind, kind),
+            "allowed": [kinds[k].model_dump() for k in clause.applicants],
+        },
+        kind in clause.applicants,
+    )
+    scope_node = Node(
+        "scope.summary",
+        {"clause": scope.args["clause"]},
+        scope.ok,
+        () if scope.ok else tuple(n for n in scope.children if not n.ok),
+    )
     common = evaluate_conditions(ctx, [c for c in clause.conditions if not _uses_item(c)])
     gate_ok = bool(scope.ok) and bool(kind_node.ok) and all(n.ok for n in common)
     nodes: list[Node] = [scope_node, kind_node, *common]
@@ -116,7 +139,18 @@ def _clause(ctx: Context, clause: Clause, scope: Node) -> ClauseResult:
         if result.eligible and result.amount_fen is not None:
             amounts.append(result.amount_fen)
     if clause.for_each is not None and not items:
-        nodes.append(Node("items.none", {"list": clause.for_each}, False))
+        field = Facts.model_fields[clause.for_each]
+        nodes.append(
+            Node(
+                "items.none",
+                {
+                    "list": text(
+                        field.title or clause.for_each, field.description or clause.for_each
+                    )
+                },
+                False,
+            )
+        )
 
     eligible = gate_ok and any(i.eligible for i in items)
     amount: int | None = None
@@ -137,20 +171,45 @@ def _clause(ctx: Context, clause: Clause, scope: Node) -> ClauseResult:
         nodes.append(Node("office_approval"))
     switches = {name: ctx.package.switch(name) for name in sorted(ctx.switches_used)}
     if switches:
-        nodes.append(Node("switches", {"used": [
-            {"name": n, "label": ctx.package.policy.switches[n].label.model_dump(),
-             "value": v, "meaning": ctx.package.policy.switches[n].options[v].model_dump()}
-            for n, v in switches.items()
-        ]}))
+        nodes.append(
+            Node(
+                "switches",
+                {
+                    "used": [
+                        {
+                            "name": n,
+                            "label": ctx.package.policy.switches[n].label.model_dump(),
+                            "value": v,
+                            "meaning": ctx.package.policy.switches[n].options[v].model_dump(),
+                        }
+                        for n, v in switches.items()
+                    ]
+                },
+            )
+        )
     single_tier = items[0].tier if clause.for_each is None and items else None
-    root = Node("clause", {
-        "id": clause.id, "title": clause.title.model_dump(), "kind": clause.kind.value,
-        "amount": None if amount is None else money(amount), "text": clause.text,
-    }, eligible, tuple(nodes))
+    root = Node(
+        "clause",
+        {
+            "id": clause.id,
+            "title": clause.title.model_dump(),
+            "kind": clause.kind.value,
+            "amount": None if amount is None else money(amount),
+            "text": clause.text,
+        },
+        eligible,
+        tuple(nodes),
+    )
     return ClauseResult(
-        clause_id=clause.id, title=clause.title.model_dump(), kind=clause.kind,
-        eligible=eligible, amount_fen=amount, tier=single_tier, items=tuple(items),
-        needs_office_approval=clause.needs_office_approval, switches=switches,
+        clause_id=clause.id,
+        title=clause.title.model_dump(),
+        kind=clause.kind,
+        eligible=eligible,
+        amount_fen=amount,
+        tier=single_tier,
+        items=tuple(items),
+        needs_office_approval=clause.needs_office_approval,
+        switches=switches,
         explanation=root,
     )
 
@@ -167,13 +226,15 @@ def _subjects(ctx: Context, clause: Clause) -> list[tuple[str, Any, Node | None]
         if all(n.ok for n in where):
             subjects.append((item.id, item, None))
         else:
-            subjects.append((item.id, item, Node("item.skipped", {"id": item.id}, None,
-                                                 tuple(where))))
+            subjects.append(
+                (item.id, item, Node("item.skipped", {"id": item.id}, None, tuple(where)))
+            )
     return subjects
 
 
-def _subject(ctx: Context, clause: Clause, subject: str, item: Any,
-             gate_ok: bool) -> tuple[ItemResult, Node]:
+def _subject(
+    ctx: Context, clause: Clause, subject: str, item: Any, gate_ok: bool
+) -> tuple[ItemResult, Node]:
     conditions = [c for c in clause.conditions if _uses_item(c)]
     nodes = evaluate_conditions(ctx, conditions, item)
     ok = all(n.ok for n in nodes)
@@ -207,6 +268,10 @@ def _subject(ctx: Context, clause: Clause, subject: str, item: Any,
                 amount, once_node = apply_once(ctx, clause.once, amount, subject)
                 nodes.append(once_node)
     key = "subject.item" if clause.for_each is not None else "subject"
-    node = Node(key, {"id": subject, "tier": tier_id,
-                      "amount": None if amount is None else money(amount)}, eligible, tuple(nodes))
+    node = Node(
+        key,
+        {"id": subject, "tier": tier_id, "amount": None if amount is None else money(amount)},
+        eligible,
+        tuple(nodes),
+    )
     return ItemResult(subject, eligible, tier_id, amount), node

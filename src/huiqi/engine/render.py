@@ -70,50 +70,95 @@ def line(node: Node, lang: str) -> str | None:
     if k == "subject":
         return None
     if k in ("scope", "scope.summary", "tier", "subject.item"):
-        return msg(k, lang, verdict=verdict(node.ok, lang),
-                   **{n: value(a.get(n), lang) for n in ("clause", "id")})
+        return msg(
+            k,
+            lang,
+            verdict=verdict(node.ok, lang),
+            **{n: value(a.get(n), lang) for n in ("clause", "id")},
+        )
     if k == "cond.compare" and a["value"]["num"] is None:
         k = "cond.compare.missing"
     if k == "amount.rate":
         days = ""
         if "days" in a:
             start, end = a["period"]
-            days = msg("amount.rate.days", lang, days=a["days"], start=start, end=end,
-                       basis=a["basis"])
-        rates = " × ".join(value(r, lang) + (f"（{r['on']}）" if r.get("on") else "")
-                           for r in a["rates"])
+            days = msg(
+                "amount.rate.days", lang, days=a["days"], start=start, end=end, basis=a["basis"]
+            )
+        on = "（{}）" if lang == "zh" else " (on {})"
+        rates = " × ".join(
+            value(r, lang) + (on.format(r["on"]) if r.get("on") else "") for r in a["rates"]
+        )
         label = value(a["label"], lang) + ("：" if lang == "zh" else ": ") if a.get("label") else ""
-        return msg(k, lang, label=label, base_label=value(a["base_label"], lang),
-                   base=value(a["base"], lang), rates=rates, days=days,
-                   exact=quantity(a["exact"]["num"], "cny", lang), amount=value(a["amount"], lang))
+        return msg(
+            k,
+            lang,
+            label=label,
+            base_label=value(a["base_label"], lang),
+            base=value(a["base"], lang),
+            rates=rates,
+            days=days,
+            exact=quantity(a["exact"]["num"], "cny", lang),
+            amount=value(a["amount"], lang),
+        )
     if k == "cap":
-        scope = (msg(f"cap.per.{a['per']}", lang) + ("" if lang == "zh" else ", ")
-                 + msg(f"cap.period.{a['period']}", lang))
+        scope = (
+            msg(f"cap.per.{a['per']}", lang)
+            + ("" if lang == "zh" else ", ")
+            + msg(f"cap.period.{a['period']}", lang)
+        )
         used = ""
         if a["period"] != "each":
             used = msg("cap.used", lang, used=value(a["used"], lang), room=value(a["room"], lang))
-        return msg(k, lang, param=value(a["param"]["label"], lang), cap=value(a["cap"], lang),
-                   scope=scope, used=used, before=value(a["before"], lang),
-                   after=value(a["after"], lang))
+        return msg(
+            k,
+            lang,
+            param=value(a["param"]["label"], lang),
+            cap=value(a["cap"], lang),
+            scope=scope,
+            used=used,
+            before=value(a["before"], lang),
+            after=value(a["after"], lang),
+        )
     if k == "once":
         years = f"（{'、'.join(map(str, a['years']))}）" if a["years"] else ""
         if lang == "en" and a["years"]:
             years = f" ({', '.join(map(str, a['years']))})"
-        return msg(k, lang, mode=msg(f"once.mode.{a['mode']}", lang), paid=value(a["paid"], lang),
-                   years=years, before=value(a["before"], lang), after=value(a["after"], lang))
+        return msg(
+            k,
+            lang,
+            mode=msg(f"once.mode.{a['mode']}", lang),
+            paid=value(a["paid"], lang),
+            years=years,
+            before=value(a["before"], lang),
+            after=value(a["after"], lang),
+        )
     if k == "switches":
-        used = "；".join(f"{value(u['label'], lang)}＝{value(u['meaning'], lang)}"
-                        for u in a["used"])
+        used = "；".join(
+            f"{value(u['label'], lang)}＝{value(u['meaning'], lang)}" for u in a["used"]
+        )
         return msg(k, lang, used=used)
     if k in ("amount.fixed", "amount.ceiling"):
         return msg(k, lang, param=value(a["param"]["label"], lang), amount=value(a["amount"], lang))
     if k == "overlap":
-        return msg(k, lang, policies="、".join(a["policies"]), received=value(a["received"], lang),
-                   before=value(a["before"], lang), after=value(a["after"], lang), quote=a["quote"])
+        return msg(
+            k,
+            lang,
+            policies="、".join(a["policies"]),
+            received=value(a["received"], lang),
+            before=value(a["before"], lang),
+            after=value(a["after"], lang),
+            quote=a["quote"],
+        )
     if k == "amount.unit_price":
-        return msg(k, lang, quantity_label=value(a["quantity_label"], lang),
-                   quantity=value(a["quantity"], lang), price=value(a["price"]["value"], lang),
-                   amount=value(a["amount"], lang))
+        return msg(
+            k,
+            lang,
+            quantity_label=value(a["quantity_label"], lang),
+            quantity=value(a["quantity"], lang),
+            price=value(a["price"]["value"], lang),
+            amount=value(a["amount"], lang),
+        )
     return msg(k, lang, **{name: value(v, lang) for name, v in a.items()})
 
 
@@ -123,6 +168,8 @@ def tree(node: Node, lang: str = "zh", depth: int = 0) -> list[str]:
     lines: list[str] = []
     child_depth = depth
     if text is not None:
+        if lang == "en":
+            text = text[:1].upper() + text[1:]
         mark = "↓ " if node.args.get("cut") else ""
         if node.ok is not None:
             mark = "✓ " if node.ok else "✗ "
@@ -155,15 +202,22 @@ def explain_clause(result: ClauseResult, lang: str = "zh") -> list[str]:
 def header(evaluation: Evaluation, lang: str) -> list[str]:
     p = evaluation.policy
     return [
-        msg("header", lang, document_no=p.document_no, year=evaluation.award_year,
-            name=evaluation.applicant_name, code=evaluation.applicant_code),
+        msg(
+            "header",
+            lang,
+            document_no=p.document_no,
+            year=evaluation.award_year,
+            name=evaluation.applicant_name,
+            code=evaluation.applicant_code,
+        ),
         msg("policy", lang, id=p.id, version=p.version, sha=p.sha256[:16]),
     ]
 
 
 def totals(evaluation: Evaluation, lang: str) -> list[str]:
-    discretionary = sum(1 for c in evaluation.clauses
-                        if c.eligible and c.kind is AmountKind.DISCRETIONARY)
+    discretionary = sum(
+        1 for c in evaluation.clauses if c.eligible and c.kind is AmountKind.DISCRETIONARY
+    )
     return [
         msg("total.owed", lang, amount=format_yuan(evaluation.owed_fen, lang)),
         msg("total.ceiling", lang, amount=format_yuan(evaluation.ceiling_fen, lang)),

@@ -44,8 +44,12 @@ class ClauseResult:
             "amount_yuan": None if self.amount_fen is None else str(fen_to_yuan(self.amount_fen)),
             "tier": self.tier,
             "items": [
-                {"subject": i.subject, "eligible": i.eligible, "tier": i.tier,
-                 "amount_fen": i.amount_fen}
+                {
+                    "subject": i.subject,
+                    "eligible": i.eligible,
+                    "tier": i.tier,
+                    "amount_fen": i.amount_fen,
+                }
                 for i in self.items
             ],
             "needs_office_approval": self.needs_office_approval,
@@ -99,13 +103,18 @@ class Evaluation:
     def as_dict(self) -> dict[str, Any]:
         return {
             "policy": {
-                "id": self.policy.id, "document_no": self.policy.document_no,
-                "version": self.policy.version, "sha256": self.policy.sha256,
+                "id": self.policy.id,
+                "document_no": self.policy.document_no,
+                "version": self.policy.version,
+                "sha256": self.policy.sha256,
                 "switches": self.policy.switches,
             },
             "award_year": self.award_year,
-            "applicant": {"credit_code": self.applicant_code, "name": self.applicant_name,
-                          "kind": self.applicant_kind},
+            "applicant": {
+                "credit_code": self.applicant_code,
+                "name": self.applicant_name,
+                "kind": self.applicant_kind,
+            },
             "scope_ok": self.scope_ok,
             "scope": self.scope.as_dict(),
             "totals": {

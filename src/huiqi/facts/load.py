@@ -98,13 +98,15 @@ def load_facts(path: Path) -> Facts:
     try:
         data = read_data(path)
     except FileNotFoundError:
-        raise InputError(
-            [Problem(str(path), MISSING, "文件不存在", "file not found")]
-        ) from None
+        raise InputError([Problem(str(path), MISSING, "文件不存在", "file not found")]) from None
     except (yaml.YAMLError, json.JSONDecodeError, UnicodeDecodeError, ArithmeticError) as exc:
         first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise InputError(
-            [Problem(str(path), MISSING, f"无法解析文件：{first_line}", f"cannot parse: {first_line}")]
+            [
+                Problem(
+                    str(path), MISSING, f"无法解析文件：{first_line}", f"cannot parse: {first_line}"
+                )
+            ]
         ) from None
     return parse_facts(data)
 

@@ -92,7 +92,10 @@ class Trade(_Facts):
     @model_validator(mode="after")
     def _one_currency_per_flow(self) -> Trade:
         for flow in ("export", "import"):
-            if getattr(self, f"{flow}_usd") is not None and getattr(self, f"{flow}_cny") is not None:
+            if (
+                getattr(self, f"{flow}_usd") is not None
+                and getattr(self, f"{flow}_cny") is not None
+            ):
                 raise ValueError(
                     f"{flow}: give USD or CNY, not both / {flow}：美元与人民币只能填写一种"
                 )
@@ -144,7 +147,8 @@ class PlatformConstruction(_Facts):
 class PublicServicePlatform(_Facts):
     entered_date: date | None = label("入驻日期", "date entered")
     customs_certified: Flag = label(
-        "通过海关特殊监管区域或场所认证", "certified for a customs special supervision area or site",
+        "通过海关特殊监管区域或场所认证",
+        "certified for a customs special supervision area or site",
         False,
     )
     cbec_total_usd: Money | None = label(
@@ -160,10 +164,13 @@ class SupervisionCentre(_Facts):
 
 class Marketplaces(_Facts):
     promotion_fees_cny: Money = label(
-        "第三方交易平台年度推广费用（元）", "annual promotion fees on third-party platforms (CNY)", 0
+        "第三方交易平台年度推广费用（元）",
+        "annual promotion fees on third-party platforms (CNY)",
+        0,
     )
     new_store_annual_fees_cny: Money = label(
-        "当年新注册店铺平台入驻年费（元）", "annual fees of stores newly registered this year (CNY)",
+        "当年新注册店铺平台入驻年费（元）",
+        "annual fees of stores newly registered this year (CNY)",
         0,
     )
 
@@ -196,7 +203,8 @@ class DistributionCentre(_Facts):
 
 class OverseasWarehousePilot(_Facts):
     listed_by: Recognition = label(
-        "列入公共海外仓建设试点的商务部门", "public overseas-warehouse pilot listed by",
+        "列入公共海外仓建设试点的商务部门",
+        "public overseas-warehouse pilot listed by",
         Recognition.NONE,
     )
 
@@ -222,7 +230,8 @@ class Event(_Facts):
     id: ItemId = label("活动编号", "event id", ...)
     kind: EventKind = label("活动类型", "kind of event", ...)
     office_approval_ref: str | None = label(
-        "领导小组办公室批准（同意）文号", "leading group office's approval reference",
+        "领导小组办公室批准（同意）文号",
+        "leading group office's approval reference",
         max_length=100,
     )
     participants: Count | None = label("活动规模（人）", "participants")
@@ -232,7 +241,8 @@ class Event(_Facts):
 class Loan(_Facts):
     id: ItemId = label("贷款编号", "loan id", ...)
     cross_border_financial_product: Flag = label(
-        "在跨境电商交易中使用的跨境金融产品", "a cross-border financial product used in CBEC trade",
+        "在跨境电商交易中使用的跨境金融产品",
+        "a cross-border financial product used in CBEC trade",
         False,
     )
     principal_cny: Money = label("贷款本金（元）", "principal (CNY)", ...)
@@ -243,9 +253,7 @@ class Loan(_Facts):
     @model_validator(mode="after")
     def _repaid_after_drawdown(self) -> Loan:
         if self.repaid_date is not None and self.repaid_date < self.drawdown_date:
-            raise ValueError(
-                "repaid_date is before drawdown_date / 还款日期早于放款日期"
-            )
+            raise ValueError("repaid_date is before drawdown_date / 还款日期早于放款日期")
         return self
 
 

@@ -57,17 +57,19 @@ def load_cases(package_root: Path) -> list[Case]:
         for i, raw in enumerate(doc.get("cases", [])):
             base_name = raw.get("base", doc.get("base", "cbec_enterprise"))
             facts = deep_merge(bases.get(base_name, {}), raw.get("facts", {}))
-            cases.append(Case(
-                package_root=package_root,
-                file=path.name,
-                clause=str(raw.get("clause", doc.get("clause", ""))),
-                name=str(raw.get("name", f"case {i + 1}")),
-                year=int(raw.get("year", doc.get("year", 2022))),
-                facts=facts,
-                switches={str(k): str(v) for k, v in raw.get("switches", {}).items()},
-                expect=raw.get("expect", {}),
-                error=raw.get("error"),
-            ))
+            cases.append(
+                Case(
+                    package_root=package_root,
+                    file=path.name,
+                    clause=str(raw.get("clause", doc.get("clause", ""))),
+                    name=str(raw.get("name", f"case {i + 1}")),
+                    year=int(raw.get("year", doc.get("year", 2022))),
+                    facts=facts,
+                    switches={str(k): str(v) for k, v in raw.get("switches", {}).items()},
+                    expect=raw.get("expect", {}),
+                    error=raw.get("error"),
+                )
+            )
     return cases
 
 

@@ -26,8 +26,13 @@ from huiqi.policy.model import (
 
 Found = tuple[str, str | None, str, str, str]
 
-_UNIT_OF_FACT = {"cny": Unit.CNY, "usd": Unit.USD, "m2": Unit.M2, "years": Unit.YEARS,
-                 "count": Unit.COUNT}
+_UNIT_OF_FACT = {
+    "cny": Unit.CNY,
+    "usd": Unit.USD,
+    "m2": Unit.M2,
+    "years": Unit.YEARS,
+    "count": Unit.COUNT,
+}
 
 
 def normalise(text: str) -> str:
@@ -38,37 +43,80 @@ def normalise(text: str) -> str:
 def check_package(package: PolicyPackage) -> Iterator[Found]:
     source = normalise(package.source_text)
     policy = package.policy
-    for where, quote in (("scope.text", policy.scope.text), ("overlap.quote", policy.overlap.quote),
-                         ("validity.quote", policy.validity.quote)):
+    for where, quote in (
+        ("scope.text", policy.scope.text),
+        ("overlap.quote", policy.overlap.quote),
+        ("validity.quote", policy.validity.quote),
+    ):
         if normalise(quote) not in source:
-            yield ("policy.yaml", None, where, "引文不在政策原文中", "quoted text not found in the source")
+            yield (
+                "policy.yaml",
+                None,
+                where,
+                "引文不在政策原文中",
+                "quoted text not found in the source",
+            )
     if policy.funding is not None and normalise(policy.funding.quote) not in source:
-        yield ("policy.yaml", None, "funding.quote", "引文不在政策原文中",
-               "quoted text not found in the source")
+        yield (
+            "policy.yaml",
+            None,
+            "funding.quote",
+            "引文不在政策原文中",
+            "quoted text not found in the source",
+        )
     if policy.validity.first_award_year > policy.validity.last_award_year:
-        yield ("policy.yaml", None, "validity", "首个奖补年度晚于最后一个",
-               "first award year is after the last")
+        yield (
+            "policy.yaml",
+            None,
+            "validity",
+            "首个奖补年度晚于最后一个",
+            "first award year is after the last",
+        )
     scope = _ClauseChecker(package, None, "policy.yaml", normalise(policy.scope.text))
     for i, cond in enumerate(policy.scope.conditions):
         yield from scope.condition(cond, f"scope.conditions.{i}")
     for name, param in package.parameters.items():
-        yield from _parameter(param, f"parameters/*.yaml", None, f"parameters.{name}", source)
+        yield from _parameter(param, "parameters/*.yaml", None, f"parameters.{name}", source)
     for clause in package.clauses.values():
         yield from _ClauseChecker(package, clause, f"clauses/{clause.id}.yaml", source).all()
 
 
-def _parameter(param: Parameter, file: str, clause: str | None, field: str,
-               text: str) -> Iterator[Found]:
+def _parameter(
+    param: Parameter, file: str, clause: str | None, field: str, text: str
+) -> Iterator[Found]:
     if param.quote is not None and normalise(param.quote) not in text:
-        yield (file, clause, f"{field}.quote", "引文不在条款原文中", "quote not found in the clause text")
+        yield (
+            file,
+            clause,
+            f"{field}.quote",
+            "引文不在条款原文中",
+            "quote not found in the clause text",
+        )
     for when, value in param.values.items():
         if value < 0:
-            yield (file, clause, f"{field}.values.{when}", "参数值不能为负", "a value cannot be negative")
+            yield (
+                file,
+                clause,
+                f"{field}.values.{when}",
+                "参数值不能为负",
+                "a value cannot be negative",
+            )
         if param.unit is Unit.RATE and value > 1:
-            yield (file, clause, f"{field}.values.{when}", "比例应在0到1之间（0.3即30%）",
-                   "a rate is between 0 and 1 (0.3 is 30%)")
+            yield (
+                file,
+                clause,
+                f"{field}.values.{when}",
+                "比例应在0到1之间（0.3即30%）",
+                "a rate is between 0 and 1 (0.3 is 30%)",
+            )
         if param.unit is Unit.CNY and value != value.quantize(Decimal("0.01")):
-            yield (file, clause, f"{field}.values.{when}", "金额最多两位小数", "money has at most 2 decimals")
+            yield (
+                file,
+                clause,
+                f"{field}.values.{when}",
+                "金额最多两位小数",
+                "money has at most 2 decimals",
+            )
 
 
 class _ClauseChecker:
@@ -89,14 +137,21 @@ class _ClauseChecker:
         assert clause is not None
         source = normalise(self.package.source_text)
         if normalise(clause.text) not in source:
-            yield self.found("text", "条款原文与政策原文不一致", "clause text does not occur in the source")
+            yield self.found(
+                "text", "条款原文与政策原文不一致", "clause text does not occur in the source"
+            )
         self.text = normalise(clause.text)
         for kind in clause.applicants:
             if kind not in self.package.policy.applicant_kinds:
-                yield self.found("applicants", f"未知主体类型 {kind}", f"unknown applicant kind {kind}")
+                yield self.found(
+                    "applicants", f"未知主体类型 {kind}", f"unknown applicant kind {kind}"
+                )
         if clause.for_each is not None and clause.for_each not in ITEM_LISTS:
-            yield self.found("for_each", f"不能逐项评估 {clause.for_each}",
-                             f"cannot evaluate {clause.for_each} item by item; one of {ITEM_LISTS}")
+            yield self.found(
+                "for_each",
+                f"不能逐项评估 {clause.for_each}",
+                f"cannot evaluate {clause.for_each} item by item; one of {ITEM_LISTS}",
+            )
             return
         if clause.subject != "applicant":
             yield from self.path(clause.subject, "subject")
@@ -117,7 +172,9 @@ class _ClauseChecker:
         for name, param in clause.parameters.items():
             yield from _parameter(param, self.file, self.cid, f"parameters.{name}", self.text)
             if name not in self.used:
-                yield self.found(f"parameters.{name}", "参数未被任何规则使用", "parameter is not used")
+                yield self.found(
+                    f"parameters.{name}", "参数未被任何规则使用", "parameter is not used"
+                )
 
     def param(self, name: str, field: str, units: tuple[Unit, ...]) -> Iterator[Found]:
         clause_params = self.clause.parameters if self.clause else {}
@@ -127,23 +184,33 @@ class _ClauseChecker:
             return
         self.used.add(name)
         if param.unit not in units:
-            yield self.found(field, f"参数 {name} 的单位 {param.unit.value} 不适用",
-                             f"parameter {name} has unit {param.unit.value}, expected one of "
-                             f"{[u.value for u in units]}")
+            yield self.found(
+                field,
+                f"参数 {name} 的单位 {param.unit.value} 不适用",
+                f"parameter {name} has unit {param.unit.value}, expected one of "
+                f"{[u.value for u in units]}",
+            )
 
     def switch(self, value: Switched, field: str) -> Iterator[Found]:
         spec = self.package.policy.switches.get(value.switch)
         if spec is None:
-            yield self.found(field, f"开关 {value.switch} 不存在", f"switch {value.switch} is not defined")
+            yield self.found(
+                field, f"开关 {value.switch} 不存在", f"switch {value.switch} is not defined"
+            )
         elif set(value.cases) != set(spec.options):
-            yield self.found(field, f"开关 {value.switch} 的取值应为 {sorted(spec.options)}",
-                             f"switch {value.switch} needs exactly the cases {sorted(spec.options)}")
+            yield self.found(
+                field,
+                f"开关 {value.switch} 的取值应为 {sorted(spec.options)}",
+                f"switch {value.switch} needs exactly the cases {sorted(spec.options)}",
+            )
 
     def path(self, path: str, field: str) -> Iterator[Found]:
         try:
             fact_info(path, self.item_list)
         except KeyError as exc:
-            yield self.found(field, f"事实字段不存在：{exc.args[0]}", f"no such fact: {exc.args[0]}")
+            yield self.found(
+                field, f"事实字段不存在：{exc.args[0]}", f"no such fact: {exc.args[0]}"
+            )
 
     def fact_paths(self, fact: FactRef, field: str) -> Iterator[str]:
         if isinstance(fact, Switched):
@@ -161,7 +228,9 @@ class _ClauseChecker:
             return
         assert cond.fact is not None and cond.quote is not None
         if normalise(cond.quote) not in self.text:
-            yield self.found(f"{field}.quote", "引文不在条款原文中", "quote not found in the clause text")
+            yield self.found(
+                f"{field}.quote", "引文不在条款原文中", "quote not found in the clause text"
+            )
         if isinstance(cond.fact, Switched):
             yield from self.switch(cond.fact, f"{field}.fact")
         if isinstance(cond.for_kinds, Switched):
@@ -174,22 +243,31 @@ class _ClauseChecker:
             info = fact_info(path, self.item_list)
             if cond.word is not None:
                 if not is_number(info):
-                    yield self.found(f"{field}.fact", f"{path} 不是数值，不能比较",
-                                     f"{path} is not a number and cannot be compared")
+                    yield self.found(
+                        f"{field}.fact",
+                        f"{path} 不是数值，不能比较",
+                        f"{path} is not a number and cannot be compared",
+                    )
                 elif cond.threshold is not None:
                     unit = _UNIT_OF_FACT.get(info.unit or "")
-                    yield from self.param(cond.threshold, f"{field}.threshold",
-                                          (unit,) if unit else tuple(Unit))
+                    yield from self.param(
+                        cond.threshold, f"{field}.threshold", (unit,) if unit else tuple(Unit)
+                    )
             if cond.in_award_year and not is_date(info):
                 yield self.found(f"{field}.fact", f"{path} 不是日期", f"{path} is not a date")
             if cond.in_ is not None and info.enum is not None:
                 allowed = {m.value for m in info.enum}
                 for value in cond.in_:
                     if value not in allowed:
-                        yield self.found(f"{field}.in", f"{value} 不是 {path} 的可选值",
-                                         f"{value} is not a value of {path}: {sorted(allowed)}")
+                        yield self.found(
+                            f"{field}.in",
+                            f"{value} 不是 {path} 的可选值",
+                            f"{value} is not a value of {path}: {sorted(allowed)}",
+                        )
             if cond.is_ is not None and info.value_type is not bool:
-                yield self.found(f"{field}.fact", f"{path} 不是是/否字段", f"{path} is not a yes/no fact")
+                yield self.found(
+                    f"{field}.fact", f"{path} 不是是/否字段", f"{path} is not a yes/no fact"
+                )
 
     def amount(self, holder: Clause | Tier, field: str) -> Iterator[Found]:
         amount = holder.amount
@@ -222,13 +300,17 @@ class _ClauseChecker:
 
     def cap(self, cap: Cap, field: str) -> Iterator[Found]:
         if normalise(cap.quote) not in self.text:
-            yield self.found(f"{field}.quote", "引文不在条款原文中", "quote not found in the clause text")
+            yield self.found(
+                f"{field}.quote", "引文不在条款原文中", "quote not found in the clause text"
+            )
         if cap.param is not None:
             yield from self.param(cap.param, f"{field}.param", (Unit.CNY,))
         if cap.fact is not None:
             yield from self.path(cap.fact, f"{field}.fact")
         if self.clause is not None and self.clause.kind is AmountKind.DISCRETIONARY:
-            yield self.found(field, "酌定类条款不设系统上限", "a discretionary clause takes no caps")
+            yield self.found(
+                field, "酌定类条款不设系统上限", "a discretionary clause takes no caps"
+            )
 
 
 def _bounds(tier: Tier) -> dict[str, tuple[str, bool]]:
@@ -259,29 +341,48 @@ def check_tiers(clause: Clause, found: object) -> Iterator[Found]:
         field = f"tiers.{i}"
         for cond in tier.conditions:
             if cond.word is not None and not cond.word.lower_bound:
-                yield found(field, "档次条件应为下限（以上、达到、超过等）",
-                            "tier conditions are lower bounds (以上, 达到, 超过 …)")
+                yield found(
+                    field,
+                    "档次条件应为下限（以上、达到、超过等）",
+                    "tier conditions are lower bounds (以上, 达到, 超过 …)",
+                )
         if previous is not None:
             low, high = _bounds(previous), _bounds(tier)
             if set(low) != set(high):
-                yield found(field, "各档次应对同样的事实设下限，否则档次之间存在空档",
-                            "tiers must bound the same facts, or a band falls between them (gap)")
+                yield found(
+                    field,
+                    "各档次应对同样的事实设下限，否则档次之间存在空档",
+                    "tiers must bound the same facts, or a band falls between them (gap)",
+                )
             else:
                 steps = []
                 for key, (name, strict) in high.items():
                     before, after = value(low[key][0]), value(name)
                     if after < before:
-                        yield found(field, "档次顺序错误：门槛低于前一档",
-                                    "tiers out of order: a threshold is below the previous tier's")
+                        yield found(
+                            field,
+                            "档次顺序错误：门槛低于前一档",
+                            "tiers out of order: a threshold is below the previous tier's",
+                        )
                     steps.append(after > before or (after == before and strict and not low[key][1]))
                 if not any(steps):
-                    yield found(field, "档次重叠：门槛与前一档相同",
-                                "tiers overlap: no threshold rises above the previous tier's")
+                    yield found(
+                        field,
+                        "档次重叠：门槛与前一档相同",
+                        "tiers overlap: no threshold rises above the previous tier's",
+                    )
             before_amount = _tier_amount(previous, value)
             after_amount = _tier_amount(tier, value)
-            if before_amount is not None and after_amount is not None and after_amount <= before_amount:
-                yield found(f"{field}.amount", "高档次的金额应高于低档次",
-                            "a higher tier must pay more than the one below")
+            if (
+                before_amount is not None
+                and after_amount is not None
+                and after_amount <= before_amount
+            ):
+                yield found(
+                    f"{field}.amount",
+                    "高档次的金额应高于低档次",
+                    "a higher tier must pay more than the one below",
+                )
         previous = tier
 
 

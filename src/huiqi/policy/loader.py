@@ -67,8 +67,9 @@ def _validate(
     except ValidationError as exc:
         for err in exc.errors():
             problems.append(
-                PackageProblem(rel, clause, _dotted(tuple(err["loc"])), f"无效：{err['msg']}",
-                               err["msg"])
+                PackageProblem(
+                    rel, clause, _dotted(tuple(err["loc"])), f"无效：{err['msg']}", err["msg"]
+                )
             )
         return None
 
@@ -90,9 +91,15 @@ def load_package(root: Path) -> PolicyPackage:
     policy_path = root / "policy.yaml"
     if not policy_path.is_file():
         raise PackageError(
-            [PackageProblem(str(root), None, "policy.yaml", "缺少 policy.yaml", "policy.yaml missing")]
+            [
+                PackageProblem(
+                    str(root), None, "policy.yaml", "缺少 policy.yaml", "policy.yaml missing"
+                )
+            ]
         )
-    policy = _validate(PolicyFile, _read(policy_path, root, problems), "policy.yaml", None, problems)
+    policy = _validate(
+        PolicyFile, _read(policy_path, root, problems), "policy.yaml", None, problems
+    )
 
     clauses: dict[str, Clause] = {}
     clause_files = sorted((root / "clauses").glob("*.yaml"))
@@ -104,10 +111,19 @@ def load_package(root: Path) -> PolicyPackage:
         if clause is None:
             continue
         if path.stem != clause.id:
-            problems.append(PackageProblem(rel, clause.id, "id", f"文件名应为 {clause.id}.yaml",
-                                           f"file should be named {clause.id}.yaml"))
+            problems.append(
+                PackageProblem(
+                    rel,
+                    clause.id,
+                    "id",
+                    f"文件名应为 {clause.id}.yaml",
+                    f"file should be named {clause.id}.yaml",
+                )
+            )
         if clause.id in clauses:
-            problems.append(PackageProblem(rel, clause.id, "id", "条款编号重复", "duplicate clause id"))
+            problems.append(
+                PackageProblem(rel, clause.id, "id", "条款编号重复", "duplicate clause id")
+            )
         clauses[clause.id] = clause
 
     parameters = {}
@@ -119,8 +135,11 @@ def load_package(root: Path) -> PolicyPackage:
             continue
         for name, param in pfile.parameters.items():
             if name in parameters:
-                problems.append(PackageProblem(rel, None, f"parameters.{name}", "参数名重复",
-                                               "duplicate parameter name"))
+                problems.append(
+                    PackageProblem(
+                        rel, None, f"parameters.{name}", "参数名重复", "duplicate parameter name"
+                    )
+                )
             parameters[name] = param
 
     source_text = ""
@@ -131,8 +150,15 @@ def load_package(root: Path) -> PolicyPackage:
             source_text = source.read_text(encoding="utf-8")
             source_files.append(source)
         else:
-            problems.append(PackageProblem("policy.yaml", None, "source", "政策原文文件不存在",
-                                           f"source text {policy.source} not found"))
+            problems.append(
+                PackageProblem(
+                    "policy.yaml",
+                    None,
+                    "source",
+                    "政策原文文件不存在",
+                    f"source text {policy.source} not found",
+                )
+            )
     if problems or policy is None:
         raise PackageError(problems)
 

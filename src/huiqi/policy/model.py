@@ -105,8 +105,13 @@ class Condition(_Spec):
             return self
         if self.fact is None:
             raise ValueError("a condition needs 'fact' (or 'any')")
-        tests = [self.word is not None, self.is_ is not None, self.in_ is not None,
-                 bool(self.in_award_year), bool(self.given)]
+        tests = [
+            self.word is not None,
+            self.is_ is not None,
+            self.in_ is not None,
+            bool(self.in_award_year),
+            bool(self.given),
+        ]
         if sum(tests) != 1:
             raise ValueError(
                 "a condition needs exactly one of 'word', 'is', 'in', 'in_award_year', 'given'"
@@ -152,7 +157,9 @@ class Component(_Spec):
         by_rate = self.rate is not None and self.of is not None
         by_unit = self.unit_price is not None and self.quantity is not None
         if by_rate == by_unit:
-            raise ValueError("a component is either 'rate' with 'of' or 'unit_price' with 'quantity'")
+            raise ValueError(
+                "a component is either 'rate' with 'of' or 'unit_price' with 'quantity'"
+            )
         if self.days is not None and not by_rate:
             raise ValueError("'days' goes with 'rate'")
         return self
@@ -169,11 +176,15 @@ class Amount(_Spec):
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Amount:
-        given = [f for f in ("fixed", "ceiling", "computed", "external", "discretionary")
-                 if getattr(self, f) not in (None, False)]
+        given = [
+            f
+            for f in ("fixed", "ceiling", "computed", "external", "discretionary")
+            if getattr(self, f) not in (None, False)
+        ]
         if len(given) != 1:
-            raise ValueError("an amount is exactly one of fixed, ceiling, computed, external, "
-                             "discretionary")
+            raise ValueError(
+                "an amount is exactly one of fixed, ceiling, computed, external, discretionary"
+            )
         return self
 
     @property

@@ -1,0 +1,362 @@
+"""The ``huiqi`` command line: parse, call the engine, render. Nothing else lives here."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from huiqi.engine import evaluate as run_engine
+from huiqi.engine.render import explain_clause, header, msg, totals, tree
+from huiqi.engine.result import ClauseResult, Evaluation
+from huiqi.errors import InputError, Problem
+from huiqi.facts import facts_json_schema, load_facts
+from huiqi.money import format_yuan
+from huiqi.policies import DEFAULT_POLICY
+from huiqi.policy import PackageError, PolicyPackage, load_package
+from huiqi.policy.checks import normalise
+from huiqi.policy.model import AmountKind
+
+app = typer.Typer(
+    name="huiqi",
+    help="惠企 huiqi：把惠企政策变成可运行、可解释的规则。 Policy as rules that run.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+class Lang(StrEnum):
+    zh = "zh"
+    en = "en"
+
+
+class TableFormat(StrEnum):
+    table = "table"
+    json = "json"
+
+
+class TextFormat(StrEnum):
+    text = "text"
+    json = "json"
+
+
+PolicyOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--policy", help="政策包目录（默认：郴政办发〔2021〕3号） / policy package folder"
+    ),
+]
+LangOpt = Annotated[Lang, typer.Option("--lang", help="输出语言 / output language")]
+YearOpt = Annotated[
+    int | None, typer.Option("--year", help="奖补年度（默认取输入文件） / award year")
+]
+SwitchOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--switch", help="解释开关 NAME=VALUE，可重复 / interpretation switch, repeatable"
+    ),
+]
+FactsArg = Annotated[Path, typer.Argument(help="事实文件（JSON 或 YAML） / facts file")]
+
+
+def _out() -> Console:
+    return Console(width=None if sys.stdout.isatty() else 160, highlight=False, soft_wrap=True)
+
+
+@contextmanager
+def _refuse_bad_input(lang: Lang) -> Iterator[None]:
+    """Bad input → one line per problem on stderr, exit 2; never a traceback."""
+    try:
+        yield
+    except InputError as exc:
+        _fail([p.line(lang.value) for p in exc.problems], lang)
+    except PackageError as exc:
+        _fail([p.line(lang.value) for p in exc.problems], lang)
+
+
+def _fail(lines: list[str], lang: Lang) -> None:
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    err.print("输入有误：" if lang is Lang.zh else "Bad input:", style="bold red")
+    for line in lines:
+        err.print(f"  {line}", markup=False)
+    raise typer.Exit(2)
+
+
+def _package(policy: Path | None, switches: list[str] | None) -> PolicyPackage:
+    package = load_package(policy or DEFAULT_POLICY)
+    values: dict[str, str] = {}
+    for item in switches or []:
+        name, sep, value = item.partition("=")
+        spec = package.policy.switches.get(name)
+        if not sep or spec is None or value not in spec.options:
+            known = "; ".join(
+                f"{n}={'|'.join(s.options)}" for n, s in package.policy.switches.items()
+            )
+            raise InputError(
+                [
+                    Problem(
+                        "--switch",
+                        item,
+                        f"未知的开关或取值，可用：{known}",
+                        f"unknown switch or value; known: {known}",
+                    )
+                ]
+            )
+        values[name] = value
+    return package.with_switches(values)
+
+
+def _evaluate(
+    file: Path, year: int | None, policy: Path | None, switches: list[str] | None
+) -> Evaluation:
+    package = _package(policy, switches)
+    return run_engine(package, load_facts(file), year)
+
+
+def _json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
+
+
+def _kind(kind: AmountKind, lang: str) -> str:
+    return msg(f"kind.{kind.value}", lang)
+
+
+def _reason(result: ClauseResult, lang: str) -> str:
+    """The first unmet step, for the table's last column."""
+    if result.eligible:
+        return ""
+    for node in result.explanation.walk():
+        if node.ok is False and not node.children:
+            text = (tree(node, lang) or [""])[0].strip().removeprefix("✗ ")
+            for cut in ("（原文", " (text:", "（“"):
+                text = text.split(cut)[0]
+            return text
+    return ""
+
+
+@app.command()
+def evaluate(
+    file: FactsArg,
+    year: YearOpt = None,
+    lang: LangOpt = Lang.zh,
+    fmt: Annotated[TableFormat, typer.Option("--format", help="table 或 json")] = TableFormat.table,
+    policy: PolicyOpt = None,
+    switch: SwitchOpt = None,
+) -> None:
+    """评估一个申报主体一个年度的全部条款。 Evaluate every clause for one applicant-year.
+
+    示例 / Example:  huiqi evaluate examples/exporter.yaml --lang en
+    """
+    with _refuse_bad_input(lang):
+        result = _evaluate(file, year, policy, switch)
+    if fmt is TableFormat.json:
+        data = result.as_dict()
+        for clause, out in zip(result.clauses, data["clauses"], strict=True):
+            out["explanation_text"] = explain_clause(clause, lang.value)
+        _json(data)
+        return
+    lg = lang.value
+    console = _out()
+    for line in header(result, lg):
+        console.print(line, markup=False)
+    console.print(tree(result.scope, lg)[0], markup=False)
+    table = Table(show_lines=False)
+    for title in (
+        ("条款", "Clause"),
+        ("名称", "Title"),
+        ("类型", "Kind"),
+        ("结果", "Result"),
+        ("金额", "Amount"),
+        ("档次", "Tier"),
+        ("未满足的条件", "First unmet step"),
+    ):
+        table.add_column(title[0] if lg == "zh" else title[1])
+    for clause in result.clauses:
+        if clause.eligible and clause.kind is AmountKind.DISCRETIONARY:
+            amount = "审核酌定" if lg == "zh" else "set at review"
+        elif clause.eligible:
+            amount = format_yuan(clause.amount_fen or 0, lg)
+            if clause.kind is AmountKind.CEILING:
+                amount = ("≤ " if lg == "en" else "最高 ") + amount
+        else:
+            amount = "—"
+        table.add_row(
+            clause.clause_id,
+            clause.title[lg],
+            _kind(clause.kind, lg),
+            ("✓ 符合" if lg == "zh" else "✓ eligible") if clause.eligible else "✗",
+            amount,
+            clause.tier or "",
+            _reason(clause, lg),
+        )
+    console.print(table)
+    for line in totals(result, lg):
+        console.print(line, markup=False)
+
+
+@app.command()
+def explain(
+    file: FactsArg,
+    clause: Annotated[str, typer.Argument(help="条款编号，如 4.1a / clause id, e.g. 4.1a")],
+    year: YearOpt = None,
+    lang: LangOpt = Lang.zh,
+    fmt: Annotated[TextFormat, typer.Option("--format", help="text 或 json")] = TextFormat.text,
+    policy: PolicyOpt = None,
+    switch: SwitchOpt = None,
+) -> None:
+    """一个条款的完整解释。 The full explanation of one clause.
+
+    示例 / Example:  huiqi explain examples/exporter.yaml 4.1a
+    """
+    with _refuse_bad_input(lang):
+        result = _evaluate(file, year, policy, switch)
+        try:
+            found = result.clause(clause)
+        except KeyError:
+            ids = ", ".join(c.clause_id for c in result.clauses)
+            raise InputError(
+                [
+                    Problem(
+                        "CLAUSE",
+                        clause,
+                        f"没有该条款，可选：{ids}",
+                        f"no such clause; one of: {ids}",
+                    )
+                ]
+            ) from None
+    if fmt is TextFormat.json:
+        _json({**found.as_dict(), "explanation_text": explain_clause(found, lang.value)})
+        return
+    console = _out()
+    for line in header(result, lang.value):
+        console.print(line, markup=False)
+    for line in explain_clause(found, lang.value):
+        console.print(line, markup=False)
+
+
+@app.command()
+def clauses(
+    lang: LangOpt = Lang.zh,
+    fmt: Annotated[TableFormat, typer.Option("--format", help="table 或 json")] = TableFormat.table,
+    year: Annotated[int | None, typer.Option("--year", help="显示该年度生效的参数值")] = None,
+    policy: PolicyOpt = None,
+) -> None:
+    """列出政策包的全部条款：编号、原文、类型和参数。 Every clause: id, text, kind, parameters.
+
+    示例 / Example:  huiqi clauses --format json
+    """
+    from datetime import date
+
+    from huiqi.engine import clause_sort_key
+    from huiqi.engine.context import param_value
+
+    with _refuse_bad_input(lang):
+        package = _package(policy, None)
+    lg = lang.value
+    on = date(year or package.policy.validity.last_award_year, 12, 31)
+    ordered = [package.clauses[c] for c in sorted(package.clauses, key=clause_sort_key)]
+    if fmt is TableFormat.json:
+        _json(
+            {
+                "policy": {
+                    "id": package.id,
+                    "document_no": package.policy.document_no,
+                    "version": package.version,
+                    "sha256": package.sha256,
+                },
+                "scope": package.policy.scope.model_dump(
+                    mode="json", by_alias=True, exclude_none=True
+                ),
+                "switches": {
+                    n: s.model_dump(mode="json") for n, s in package.policy.switches.items()
+                },
+                "clauses": [
+                    {
+                        **c.model_dump(mode="json", by_alias=True, exclude_none=True),
+                        "kind": c.kind.value,
+                        "in_force": {n: str(param_value(p, on)) for n, p in c.parameters.items()},
+                    }
+                    for c in ordered
+                ],
+            }
+        )
+        return
+    console = _out()
+    console.print(f"{package.policy.document_no} {package.policy.title(lg)}", markup=False)
+    table = Table(show_lines=True)
+    for title in (
+        ("条款", "Clause"),
+        ("名称", "Title"),
+        ("类型", "Kind"),
+        ("原文", "Text"),
+        ("参数（" + str(on) + "）", "Parameters (" + str(on) + ")"),
+    ):
+        table.add_column(title[0] if lg == "zh" else title[1])
+    for clause in ordered:
+        params = "\n".join(
+            f"{p.label(lg)}：{param_value(p, on)}" for p in clause.parameters.values()
+        )
+        table.add_row(clause.id, clause.title(lg), _kind(clause.kind, lg), clause.text, params)
+    console.print(table)
+
+
+@app.command()
+def schema() -> None:
+    """打印输入事实文件的 JSON Schema。 Print the facts input's JSON Schema.
+
+    示例 / Example:  huiqi schema > facts.schema.json
+    """
+    _json(facts_json_schema())
+
+
+@app.command()
+def check(
+    policy: PolicyOpt = None,
+    lang: LangOpt = Lang.zh,
+) -> None:
+    """检查政策包：引文、参数、档次和引用是否一致。 Check a policy package.
+
+    示例 / Example:  huiqi check --policy src/huiqi/policies/chenzhou_2021_3
+    """
+    with _refuse_bad_input(lang):
+        package = _package(policy, None)
+    source = normalise(package.source_text)
+    quoted = sum(1 for c in package.clauses.values() if normalise(c.text) in source)
+    console = _out()
+    if lang is Lang.zh:
+        console.print(
+            f"政策包 {package.id} 版本 {package.version} 检查通过：{len(package.clauses)}条，"
+            f"原文引文 {quoted} 处一致；内容哈希 {package.sha256}",
+            markup=False,
+        )
+    else:
+        console.print(
+            f"Policy package {package.id} {package.version} is sound: "
+            f"{len(package.clauses)} clauses, {quoted} quoted texts match; "
+            f"sha256 {package.sha256}",
+            markup=False,
+        )
+
+
+def main() -> None:
+    """Entry point: run the app; an unexpected error is one line, not a traceback."""
+    try:
+        app()
+    except Exception as exc:
+        if os.environ.get("HUIQI_DEBUG"):
+            raise
+        sys.stderr.write(
+            f"内部错误 / internal error: {type(exc).__name__}: {exc}\n"
+            "（设置 HUIQI_DEBUG=1 查看详情 / set HUIQI_DEBUG=1 for details）\n"
+        )
+        sys.exit(1)
