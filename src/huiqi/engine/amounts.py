@@ -42,13 +42,13 @@ def _param(ctx: Context, name: str, on: date | None = None) -> dict[str, Any]:
     spec = ctx.param_spec(name)
     return {
         "name": name,
-        "label": spec.label.model_dump(),
+        "label": spec.label.both,
         "value": qty(ctx.param(name, on), spec.unit.value),
     }
 
 
 def _component(ctx: Context, part: Component, item: Any) -> tuple[int, Node]:
-    label = part.label.model_dump() if part.label else None
+    label = part.label.both if part.label else None
     if part.unit_price is not None:
         assert part.quantity is not None
         price = Fraction(ctx.param(part.unit_price))

@@ -46,7 +46,7 @@ def evaluate_condition(ctx: Context, cond: Condition, item: Any = None) -> Node:
         children = tuple(evaluate_condition(ctx, c, item) for c in cond.any)
         return Node("cond.any", {"quote": None}, any(c.ok for c in children), children)
     assert cond.fact is not None
-    label = cond.label.model_dump() if cond.label else ctx.label(cond.fact)
+    label = cond.label.both if cond.label else ctx.label(cond.fact)
     base = {"label": label, "quote": cond.quote}
     if cond.word is not None:
         return _compare(ctx, cond, item, base)
@@ -84,7 +84,7 @@ def _compare(ctx: Context, cond: Condition, item: Any, base: dict[str, Any]) -> 
     if cond.threshold is not None:
         threshold = Fraction(ctx.param(cond.threshold))
         spec = ctx.param_spec(cond.threshold)
-        param = {"name": cond.threshold, "label": spec.label.model_dump()}
+        param = {"name": cond.threshold, "label": spec.label.both}
     else:
         threshold, param = Fraction(0), None
     ok = value is not None and compare(cond.word, value, threshold)

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from fractions import Fraction
+from functools import cache
 from typing import Any
 
 from huiqi.engine.explain import Node, qty, text
@@ -25,6 +26,12 @@ def param_value(param: Parameter, on: date) -> Decimal | None:
         if when <= on and (best is None or when > best):
             best = when
     return None if best is None else param.values[best]
+
+
+@cache
+def _label(paths: tuple[str, ...], item_list: str | None) -> dict[str, str]:
+    infos = [fact_info(p, item_list) for p in paths]
+    return text("＋".join(i.zh for i in infos), " + ".join(i.en for i in infos))
 
 
 @dataclass
@@ -130,10 +137,8 @@ class Context:
     def label(self, fact: FactRef) -> dict[str, str]:
         if isinstance(fact, Switched):
             return self.label(fact.cases[self.package.switch(fact.switch)])
-        paths = [fact] if isinstance(fact, str) else fact
-        item_list = self.clause.for_each if self.clause else None
-        infos = [fact_info(p, item_list) for p in paths]
-        return text("＋".join(i.zh for i in infos), " + ".join(i.en for i in infos))
+        paths = (fact,) if isinstance(fact, str) else tuple(fact)
+        return _label(paths, self.clause.for_each if self.clause else None)
 
     def unit(self, fact: FactRef) -> str | None:
         if isinstance(fact, Switched):

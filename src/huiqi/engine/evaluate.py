@@ -10,6 +10,7 @@ clause's own caps → 从优不重复 against other policies' awards.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from huiqi.engine.amounts import apply_cap, apply_once, apply_overlap, raw_amount
@@ -104,17 +105,42 @@ def _uses_item(cond: Condition) -> bool:
     return any(isinstance(f, str) and f.startswith("item.") for f in facts)
 
 
+@dataclass(frozen=True)
+class _Plan:
+    """What a clause's evaluation needs that never changes: worked out once per clause."""
+
+    clause: Clause
+    common: list[Condition]  # read the applicant's facts once
+    per_item: list[Condition]  # read each subject (store, warehouse, loan …)
+    allowed: list[dict[str, str]]
+
+
+_PLANS: dict[int, _Plan] = {}
+
+
+def _plan(package: PolicyPackage, clause: Clause) -> _Plan:
+    plan = _PLANS.get(id(clause))
+    if plan is None or plan.clause is not clause:
+        kinds = package.policy.applicant_kinds
+        plan = _Plan(
+            clause=clause,
+            common=[c for c in clause.conditions if not _uses_item(c)],
+            per_item=[c for c in clause.conditions if _uses_item(c)],
+            allowed=[kinds[k].both for k in clause.applicants],
+        )
+        _PLANS[id(clause)] = plan
+    return plan
+
+
 def _clause(ctx: Context, clause: Clause, scope: Node) -> ClauseResult:
     ctx.clause = clause
     ctx.switches_used = set()
+    plan = _plan(ctx.package, clause)
     kinds = ctx.package.policy.applicant_kinds
     kind = ctx.facts.applicant.kind.value
     kind_node = Node(
         "cond.kind",
-        {
-            "value": kinds[kind].model_dump() if kind in kinds else text(kind, kind),
-            "allowed": [kinds[k].model_dump() for k in clause.applicants],
-        },
+        {"value": kinds[kind].both if kind in kinds else text(kind, kind), "allowed": plan.allowed},
         kind in clause.applicants,
     )
     scope_node = Node(
@@ -123,7 +149,7 @@ def _clause(ctx: Context, clause: Clause, scope: Node) -> ClauseResult:
         scope.ok,
         () if scope.ok else tuple(n for n in scope.children if not n.ok),
     )
-    common = evaluate_conditions(ctx, [c for c in clause.conditions if not _uses_item(c)])
+    common = evaluate_conditions(ctx, plan.common)
     gate_ok = bool(scope.ok) and bool(kind_node.ok) and all(n.ok for n in common)
     nodes: list[Node] = [scope_node, kind_node, *common]
 
@@ -178,9 +204,9 @@ def _clause(ctx: Context, clause: Clause, scope: Node) -> ClauseResult:
                     "used": [
                         {
                             "name": n,
-                            "label": ctx.package.policy.switches[n].label.model_dump(),
+                            "label": ctx.package.policy.switches[n].label.both,
                             "value": v,
-                            "meaning": ctx.package.policy.switches[n].options[v].model_dump(),
+                            "meaning": ctx.package.policy.switches[n].options[v].both,
                         }
                         for n, v in switches.items()
                     ]
@@ -192,7 +218,7 @@ def _clause(ctx: Context, clause: Clause, scope: Node) -> ClauseResult:
         "clause",
         {
             "id": clause.id,
-            "title": clause.title.model_dump(),
+            "title": clause.title.both,
             "kind": clause.kind.value,
             "amount": None if amount is None else money(amount),
             "text": clause.text,
@@ -202,7 +228,7 @@ def _clause(ctx: Context, clause: Clause, scope: Node) -> ClauseResult:
     )
     return ClauseResult(
         clause_id=clause.id,
-        title=clause.title.model_dump(),
+        title=clause.title.both,
         kind=clause.kind,
         eligible=eligible,
         amount_fen=amount,
@@ -235,8 +261,7 @@ def _subjects(ctx: Context, clause: Clause) -> list[tuple[str, Any, Node | None]
 def _subject(
     ctx: Context, clause: Clause, subject: str, item: Any, gate_ok: bool
 ) -> tuple[ItemResult, Node]:
-    conditions = [c for c in clause.conditions if _uses_item(c)]
-    nodes = evaluate_conditions(ctx, conditions, item)
+    nodes = evaluate_conditions(ctx, _plan(ctx.package, clause).per_item, item)
     ok = all(n.ok for n in nodes)
     tier_id: str | None = None
     amount_spec = clause.amount

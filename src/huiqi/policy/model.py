@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
+from functools import cached_property
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -22,6 +23,11 @@ class Text(_Spec):
 
     def __call__(self, lang: str) -> str:
         return self.zh if lang == "zh" else self.en
+
+    @cached_property
+    def both(self) -> dict[str, str]:
+        """``{"zh": …, "en": …}`` for explanations (computed once)."""
+        return {"zh": self.zh, "en": self.en}
 
 
 class AmountKind(StrEnum):
@@ -287,7 +293,7 @@ class Clause(_Spec):
             raise ValueError("'where' filters the items of 'for_each'")
         return self
 
-    @property
+    @cached_property
     def kind(self) -> AmountKind:
         if self.tiers is not None:
             return self.tiers[0].amount.kind
@@ -295,15 +301,10 @@ class Clause(_Spec):
         return self.amount.kind
 
 
-class SwitchOption(_Spec):
-    zh: str
-    en: str
-
-
 class Switch(_Spec):
     label: Text
     default: str
-    options: dict[str, SwitchOption] = Field(min_length=2)
+    options: dict[str, Text] = Field(min_length=2)
     reference: str
 
     @model_validator(mode="after")
