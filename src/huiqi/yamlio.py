@@ -41,3 +41,14 @@ def read_data(path: Path) -> Any:
     if path.suffix.lower() == ".json":
         return loads_json(text)
     return loads_yaml(text)
+
+
+def describe_error(exc: BaseException) -> str:
+    """One line for a file that cannot be read: what and, for YAML and JSON, where."""
+    if isinstance(exc, yaml.MarkedYAMLError) and exc.problem_mark is not None:
+        mark = exc.problem_mark
+        return f"{exc.problem} (line {mark.line + 1}, column {mark.column + 1})"
+    if isinstance(exc, json.JSONDecodeError):
+        return f"{exc.msg} (line {exc.lineno}, column {exc.colno})"
+    text = str(exc)
+    return text.splitlines()[0] if text else type(exc).__name__

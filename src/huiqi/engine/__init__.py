@@ -1,6 +1,6 @@
 """The policy engine: facts + policy package → explained results per clause."""
 
-from huiqi.engine.evaluate import OutsideValidityError, clause_sort_key, evaluate
+from huiqi.engine.evaluate import OutsideValidityError, check_year, clause_sort_key, evaluate
 from huiqi.engine.result import ClauseResult, Evaluation, ItemResult
 
 __all__ = [
@@ -8,6 +8,7 @@ __all__ = [
     "Evaluation",
     "ItemResult",
     "OutsideValidityError",
+    "check_year",
     "clause_sort_key",
     "evaluate",
 ]

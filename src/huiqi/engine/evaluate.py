@@ -3,14 +3,16 @@
 The order of steps is the same for every clause, and each step leaves a node in
 the explanation: scope (clause 1) → kind of applicant → the clause's conditions
 → per subject (the applicant, or each store, warehouse, loan …): its conditions,
-the tier chosen, the raw amount, its caps and the one-time rule → the sum → the
-clause's own caps → 从优不重复 against other policies' awards.
+the tier chosen, the raw amount, its caps, the one-time rule and, for listed
+subjects, 从优不重复 against what another policy paid for that subject → the sum
+→ the clause's own caps → 从优不重复 for the clause's subject as a whole. Overlaps
+come after caps so that both policies together never pay more than the better one.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from huiqi.engine.amounts import apply_cap, apply_once, apply_overlap, raw_amount
@@ -189,12 +191,15 @@ def _clause(ctx: Context, clause: Clause, scope: Node) -> ClauseResult:
                 amount, cap_node = apply_cap(ctx, cap, amount, None, None)
                 nodes.append(cap_node)
         if clause.overlap:
-            subjects = {ctx.applicant_code, *(i.subject for i in items if i.eligible)}
-            amount, overlap_node = apply_overlap(ctx, amount, subjects)
+            # After this policy's caps, so that both policies together never pay more than
+            # the better of the two. Awards for a store, warehouse … were set against that
+            # subject above; here, what another policy paid for the clause's own subject.
+            whole = {ctx.applicant_code} if clause.for_each else {i.subject for i in items}
+            amount, overlap_node = apply_overlap(ctx, amount, whole)
             if overlap_node is not None:
                 nodes.append(overlap_node)
     if eligible and clause.needs_office_approval:
-        nodes.append(Node("office_approval"))
+        nodes.append(Node("office_approval", {"office": ctx.package.policy.office.both}))
     switches = {name: ctx.package.switch(name) for name in sorted(ctx.switches_used)}
     if switches:
         nodes.append(
@@ -213,6 +218,8 @@ def _clause(ctx: Context, clause: Clause, scope: Node) -> ClauseResult:
                 },
             )
         )
+    if amount is not None:
+        items = _allocate(items, amount)
     single_tier = items[0].tier if clause.for_each is None and items else None
     root = Node(
         "clause",
@@ -292,6 +299,10 @@ def _subject(
             if clause.once is not Once.NO:
                 amount, once_node = apply_once(ctx, clause.once, amount, subject)
                 nodes.append(once_node)
+            if clause.overlap and clause.for_each is not None:
+                amount, overlap_node = apply_overlap(ctx, amount, {subject})
+                if overlap_node is not None:
+                    nodes.append(overlap_node)
     key = "subject.item" if clause.for_each is not None else "subject"
     node = Node(
         key,
@@ -300,3 +311,14 @@ def _subject(
         tuple(nodes),
     )
     return ItemResult(subject, eligible, tier_id, amount), node
+
+
+def _allocate(items: list[ItemResult], total: int) -> list[ItemResult]:
+    """Share the clause's final amount among its subjects, in the order given."""
+    left = total
+    shared = []
+    for item in items:
+        share = min(item.amount_fen or 0, left) if item.eligible else None
+        left -= share or 0
+        shared.append(replace(item, allocated_fen=share))
+    return shared

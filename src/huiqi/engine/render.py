@@ -69,6 +69,8 @@ def line(node: Node, lang: str) -> str | None:
     k = node.key
     if k == "subject":
         return None
+    if k == "clause":
+        return _headline(a["id"], a["title"], a["kind"], node.ok, a.get("amount"), lang)
     if k in ("scope", "scope.summary", "tier", "subject.item"):
         return msg(
             k,
@@ -138,6 +140,8 @@ def line(node: Node, lang: str) -> str | None:
             f"{value(u['label'], lang)}＝{value(u['meaning'], lang)}" for u in a["used"]
         )
         return msg(k, lang, used=used)
+    if k == "office_approval":
+        return msg(k, lang, office=value(a["office"], lang))
     if k in ("amount.fixed", "amount.ceiling"):
         return msg(k, lang, param=value(a["param"]["label"], lang), amount=value(a["amount"], lang))
     if k == "overlap":
@@ -180,15 +184,29 @@ def tree(node: Node, lang: str = "zh", depth: int = 0) -> list[str]:
     return lines
 
 
-def clause_headline(result: ClauseResult, lang: str) -> str:
-    args = {"id": result.clause_id, "title": result.title[lang]}
-    if not result.eligible:
+def _headline(
+    clause_id: str,
+    title: dict[str, str],
+    kind: str,
+    eligible: bool | None,
+    amount: dict[str, int] | None,
+    lang: str,
+) -> str:
+    args = {"id": clause_id, "title": title[lang]}
+    if not eligible:
         return msg("clause.ineligible", lang, **args)
-    if result.kind is AmountKind.DISCRETIONARY:
+    if kind == AmountKind.DISCRETIONARY.value:
         return msg("clause.eligible.discretionary", lang, **args)
-    amount = format_yuan(result.amount_fen or 0, lang)
-    key = "clause.eligible.ceiling" if result.kind is AmountKind.CEILING else "clause.eligible.owed"
-    return msg(key, lang, amount=amount, **args)
+    shown = format_yuan(amount["fen"] if amount else 0, lang)
+    key = "clause.eligible.ceiling" if kind == AmountKind.CEILING.value else "clause.eligible.owed"
+    return msg(key, lang, amount=shown, **args)
+
+
+def clause_headline(result: ClauseResult, lang: str) -> str:
+    amount = None if result.amount_fen is None else {"fen": result.amount_fen}
+    return _headline(
+        result.clause_id, result.title, result.kind.value, result.eligible, amount, lang
+    )
 
 
 def explain_clause(result: ClauseResult, lang: str = "zh") -> list[str]:

@@ -17,7 +17,11 @@ class ItemResult:
     subject: str
     eligible: bool
     tier: str | None
+    #: The subject's own amount, after its caps and one-time rule.
     amount_fen: int | None
+    #: Its share of the clause's final amount (after the clause's caps and 从优不重复),
+    #: taken by subjects in the order given; what a ledger entry for the subject records.
+    allocated_fen: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +53,7 @@ class ClauseResult:
                     "eligible": i.eligible,
                     "tier": i.tier,
                     "amount_fen": i.amount_fen,
+                    "allocated_fen": i.allocated_fen,
                 }
                 for i in self.items
             ],

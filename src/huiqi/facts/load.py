@@ -12,7 +12,7 @@ from pydantic_core import ErrorDetails
 
 from huiqi.errors import MISSING, InputError, Problem
 from huiqi.facts.model import FACTS_VERSION, Facts
-from huiqi.yamlio import read_data
+from huiqi.yamlio import describe_error, read_data
 
 _ZH_BY_TYPE = {
     "missing": "缺少必填字段",
@@ -100,7 +100,7 @@ def load_facts(path: Path) -> Facts:
     except FileNotFoundError:
         raise InputError([Problem(str(path), MISSING, "文件不存在", "file not found")]) from None
     except (yaml.YAMLError, json.JSONDecodeError, UnicodeDecodeError, ArithmeticError) as exc:
-        first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        first_line = describe_error(exc)
         raise InputError(
             [
                 Problem(

@@ -221,8 +221,8 @@ class Logistics(_Facts):
 
 class InternationalExpress(_Facts):
     general_trade_reward_cny: Money | None = label(
-        "按郴办发〔2019〕5号核定的一般贸易奖励（元）",
-        "general-trade reward under the 2019 No. 5 policy (CNY)",
+        "按一般贸易奖励政策核定的国际快件业务奖励（元）",
+        "international express reward under the general-trade reward policy (CNY)",
     )
 
 

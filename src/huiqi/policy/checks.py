@@ -9,7 +9,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from decimal import Decimal
+from typing import Any
 
+from huiqi.facts.model import ApplicantKind
 from huiqi.facts.paths import ITEM_LISTS, fact_info, is_date, is_number
 from huiqi.policy.model import (
     AmountKind,
@@ -64,6 +66,16 @@ def check_package(package: PolicyPackage) -> Iterator[Found]:
             "引文不在政策原文中",
             "quoted text not found in the source",
         )
+    known_kinds = {k.value for k in ApplicantKind}
+    for kind in policy.applicant_kinds:
+        if kind not in known_kinds:
+            yield (
+                "policy.yaml",
+                None,
+                f"applicant_kinds.{kind}",
+                f"输入格式中没有主体类型 {kind}（可选：{sorted(known_kinds)}）",
+                f"the facts schema has no applicant kind {kind}: {sorted(known_kinds)}",
+            )
     if policy.validity.first_award_year > policy.validity.last_award_year:
         yield (
             "policy.yaml",
@@ -164,7 +176,7 @@ class _ClauseChecker:
                 for j, cond in enumerate(tier.conditions):
                     yield from self.condition(cond, f"tiers.{i}.conditions.{j}")
                 yield from self.amount(tier, f"tiers.{i}.amount")
-            yield from check_tiers(clause, self.found)
+            yield from check_tiers(clause, self.found, self.package)
         elif clause.amount is not None:
             yield from self.amount(clause, "amount")
         for i, cap in enumerate(clause.caps):
@@ -235,6 +247,17 @@ class _ClauseChecker:
             yield from self.switch(cond.fact, f"{field}.fact")
         if isinstance(cond.for_kinds, Switched):
             yield from self.switch(cond.for_kinds, f"{field}.for_kinds")
+            kinds_lists = list(cond.for_kinds.cases.values())
+        else:
+            kinds_lists = [cond.for_kinds] if cond.for_kinds is not None else []
+        for kinds in kinds_lists:
+            for kind in [] if kinds == "all" else kinds:
+                if kind not in self.package.policy.applicant_kinds:
+                    yield self.found(
+                        f"{field}.for_kinds",
+                        f"未知主体类型 {kind}",
+                        f"unknown applicant kind {kind}",
+                    )
         for path in self.fact_paths(cond.fact, field):
             problems = list(self.path(path, f"{field}.fact"))
             yield from problems
@@ -323,18 +346,34 @@ def _bounds(tier: Tier) -> dict[str, tuple[str, bool]]:
     return bounds
 
 
-def check_tiers(clause: Clause, found: object) -> Iterator[Found]:
-    """Tiers must bound the same facts, rise strictly in every bound and pay strictly more."""
-    assert clause.tiers is not None and callable(found)
-    date = max(v for t in clause.tiers for p in clause.parameters.values() for v in p.values)
+def check_tiers(
+    clause: Clause, found: Any, package: PolicyPackage | None = None
+) -> Iterator[Found]:
+    """Tiers must bound the same facts, rise strictly in every bound and pay strictly more.
 
-    def value(name: str) -> Decimal:
+    Values are compared as in force on the latest date any of them takes effect; a
+    parameter that does not exist is reported elsewhere and skipped here.
+    """
+    assert clause.tiers is not None
+    shared = package.parameters if package is not None else {}
+
+    def spec(name: str) -> Parameter | None:
+        return clause.parameters.get(name) or shared.get(name)
+
+    dates = [d for t in clause.tiers for n in _tier_params(t) if (p := spec(n)) for d in p.values]
+    on = max(dates) if dates else None
+
+    def value(name: str) -> Decimal | None:
         if name == "0":
             return Decimal(0)
-        param = clause.parameters.get(name)
-        if param is None:
-            return Decimal(-1)
-        return param.values[max(d for d in param.values if d <= date)]
+        param = spec(name)
+        if param is None or on is None:
+            return None
+        return (
+            param.values[max(d for d in param.values if d <= on)]
+            if any(d <= on for d in param.values)
+            else None
+        )
 
     previous: Tier | None = None
     for i, tier in enumerate(clause.tiers):
@@ -347,46 +386,54 @@ def check_tiers(clause: Clause, found: object) -> Iterator[Found]:
                     "tier conditions are lower bounds (以上, 达到, 超过 …)",
                 )
         if previous is not None:
-            low, high = _bounds(previous), _bounds(tier)
-            if set(low) != set(high):
-                yield found(
-                    field,
-                    "各档次应对同样的事实设下限，否则档次之间存在空档",
-                    "tiers must bound the same facts, or a band falls between them (gap)",
-                )
-            else:
-                steps = []
-                for key, (name, strict) in high.items():
-                    before, after = value(low[key][0]), value(name)
-                    if after < before:
-                        yield found(
-                            field,
-                            "档次顺序错误：门槛低于前一档",
-                            "tiers out of order: a threshold is below the previous tier's",
-                        )
-                    steps.append(after > before or (after == before and strict and not low[key][1]))
-                if not any(steps):
-                    yield found(
-                        field,
-                        "档次重叠：门槛与前一档相同",
-                        "tiers overlap: no threshold rises above the previous tier's",
-                    )
-            before_amount = _tier_amount(previous, value)
-            after_amount = _tier_amount(tier, value)
-            if (
-                before_amount is not None
-                and after_amount is not None
-                and after_amount <= before_amount
-            ):
-                yield found(
-                    f"{field}.amount",
-                    "高档次的金额应高于低档次",
-                    "a higher tier must pay more than the one below",
-                )
+            yield from _compare_tiers(previous, tier, field, value, found)
         previous = tier
 
 
-def _tier_amount(tier: Tier, value: object) -> Decimal | None:
-    assert callable(value)
+def _tier_params(tier: Tier) -> list[str]:
+    names = [c.threshold for c in tier.conditions if c.threshold]
+    return names + [n for n in (tier.amount.fixed, tier.amount.ceiling) if n]
+
+
+def _compare_tiers(
+    low_tier: Tier, high_tier: Tier, field: str, value: Any, found: Any
+) -> Iterator[Found]:
+    low, high = _bounds(low_tier), _bounds(high_tier)
+    if set(low) != set(high):
+        yield found(
+            field,
+            "各档次应对同样的事实设下限，否则档次之间存在空档",
+            "tiers must bound the same facts, or a band falls between them (gap)",
+        )
+    else:
+        steps = []
+        for key, (name, strict) in high.items():
+            before, after = value(low[key][0]), value(name)
+            if before is None or after is None:
+                continue
+            if after < before:
+                yield found(
+                    field,
+                    "档次顺序错误：门槛低于前一档",
+                    "tiers out of order: a threshold is below the previous tier's",
+                )
+            steps.append(after > before or (after == before and strict and not low[key][1]))
+        if steps and not any(steps):
+            yield found(
+                field,
+                "档次重叠：门槛与前一档相同",
+                "tiers overlap: no threshold rises above the previous tier's",
+            )
+    before_amount, after_amount = _tier_amount(low_tier, value), _tier_amount(high_tier, value)
+    if before_amount is not None and after_amount is not None and after_amount <= before_amount:
+        yield found(
+            f"{field}.amount",
+            "高档次的金额应高于低档次",
+            "a higher tier must pay more than the one below",
+        )
+
+
+def _tier_amount(tier: Tier, value: Any) -> Decimal | None:
     name = tier.amount.fixed or tier.amount.ceiling
-    return value(name) if name is not None else None
+    result: Decimal | None = value(name) if name is not None else None
+    return result

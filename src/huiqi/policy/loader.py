@@ -17,7 +17,7 @@ from pydantic import BaseModel, ValidationError
 
 from huiqi.policy.checks import check_package
 from huiqi.policy.model import Clause, ParameterFile, PolicyFile, PolicyPackage
-from huiqi.yamlio import loads_yaml
+from huiqi.yamlio import describe_error, loads_yaml
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -54,7 +54,7 @@ def _read(path: Path, root: Path, problems: list[PackageProblem]) -> Any:
     try:
         return loads_yaml(path.read_text(encoding="utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError, ArithmeticError) as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        reason = describe_error(exc)
         problems.append(PackageProblem(rel, None, "(file)", f"无法解析：{reason}", reason))
         return None
 

@@ -350,6 +350,8 @@ class PolicyFile(_Spec):
     switches: dict[str, Switch] = {}
     overlap: Overlap
     funding: Funding | None = None
+    #: Who approves discretionary amounts and events (the leading group's office).
+    office: Text = Text(zh="领导小组办公室", en="the leading group's office")
     applicant_kinds: dict[str, Text] = Field(min_length=1)
 
 
