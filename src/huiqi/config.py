@@ -1,0 +1,40 @@
+"""Settings, validated when the app or CLI starts (never at import time)."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Read from ``HUIQI_*`` environment variables (or a ``.env`` file)."""
+
+    model_config = SettingsConfigDict(env_prefix="HUIQI_", env_file=".env", extra="ignore")
+
+    #: SQLite by default (a file created on first use); PostgreSQL by one setting, e.g.
+    #: ``postgresql+psycopg://user@127.0.0.1:5432/huiqi``.
+    database_url: str = Field(default="sqlite:///var/huiqi.sqlite3")
+    #: Working days a public notice (公示) runs by default.
+    notice_days: int = Field(default=5, ge=1, le=60)
+
+    @field_validator("database_url")
+    @classmethod
+    def _supported(cls, url: str) -> str:
+        if not url.startswith(("sqlite://", "postgresql")):
+            raise ValueError("HUIQI_DATABASE_URL must be sqlite:///… or postgresql+psycopg://…")
+        return url
+
+    def sqlite_path(self) -> Path | None:
+        """The SQLite file, if the database is one."""
+        prefix = "sqlite:///"
+        if self.database_url.startswith(prefix) and self.database_url != "sqlite://":
+            return Path(self.database_url.removeprefix(prefix))
+        return None
+
+
+@cache
+def get_settings() -> Settings:
+    return Settings()

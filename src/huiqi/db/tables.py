@@ -1,0 +1,479 @@
+"""The system of record's tables. Money is BIGINT fen; states are enums stored as text.
+
+Rows are changed only by the service layer, inside one transaction per call; the
+workflow's transition tables (:mod:`huiqi.fulfilment.workflow`) decide states.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from huiqi.facts.model import ApplicantKind
+from huiqi.fulfilment.roles import Role
+from huiqi.fulfilment.workflow import AppState, PlanState
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def enum(cls: type[StrEnum], name: str) -> Enum:
+    """An enum stored as its value in a VARCHAR with a CHECK, the same on SQLite and PostgreSQL."""
+    return Enum(
+        cls,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=32,
+        values_callable=lambda e: [m.value for m in e],
+        validate_strings=True,
+    )
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        dict[str, Any]: JSON,
+        list[Any]: JSON,
+        datetime: DateTime(timezone=True),
+    }
+
+
+class LineDecisionState(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REFUSED = "refused"
+
+
+class OfficeState(StrEnum):
+    NOT_NEEDED = "not_needed"
+    PENDING = "pending"
+    APPROVED = "approved"
+    RETURNED = "returned"
+
+
+class PlanItemState(StrEnum):
+    INCLUDED = "included"
+    PULLED_BACK = "pulled_back"
+
+
+class ReviewBody(StrEnum):
+    FINANCE = "finance"  # 市财政局
+    OFFICE = "office"  # 领导小组办公室
+
+
+class ObjectionState(StrEnum):
+    RECORDED = "recorded"
+    UPHELD = "upheld"
+    DISMISSED = "dismissed"
+
+
+class LedgerKind(StrEnum):
+    AWARD = "award"
+    RECOVERY = "recovery"
+
+
+class RecognitionKind(StrEnum):
+    PARK_PROVINCE = "park_province"  # 省商务部门认定的跨境电商产业园区
+    PARK_CITY = "park_city"  # 市商务部门认定的跨境电商产业园区
+    DEMONSTRATION_BASE = "demonstration_base"  # 省级电子商务示范基地
+    CUSTOMS_CERTIFICATION = "customs_certification"  # 海关特殊监管区域或场所认证
+    OVERSEAS_WAREHOUSE_PILOT = "overseas_warehouse_pilot"  # 公共海外仓建设试点
+    TALENT_BASE = "talent_base"  # 人才培养输出基地授牌
+
+
+class MemberChangeState(StrEnum):
+    PROPOSED = "proposed"  # 成员单位提出
+    CHECKED = "checked"  # 领导小组办公室审核
+    APPROVED = "approved"  # 组长批准
+    FILED = "filed"  # 报市政府办公室备案
+    RETURNED = "returned"
+
+
+class Organisation(Base):
+    __tablename__ = "organisations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    credit_code: Mapped[str] = mapped_column(String(18), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[ApplicantKind] = mapped_column(enum(ApplicantKind, "applicant_kind"))
+    division: Mapped[str] = mapped_column(String(100))  # 税收申报缴纳地：县市区或园区
+    platform_filed: Mapped[bool] = mapped_column(Boolean, default=False)
+    platform_connected: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime]
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(100))
+    org_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"))
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime]
+    roles: Mapped[list[UserRole]] = relationship(cascade="all, delete-orphan", lazy="selectin")
+
+
+class UserRole(Base):
+    __tablename__ = "user_roles"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    role: Mapped[Role] = mapped_column(enum(Role, "role"), primary_key=True)
+
+
+class AwardYear(Base):
+    """An award year the bureau has opened for applications."""
+
+    __tablename__ = "award_years"
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    open: Mapped[bool] = mapped_column(Boolean, default=True)
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class OfficialFigure(Base):
+    """A figure from an authority (customs statistics, platform records) with its provenance."""
+
+    __tablename__ = "official_figures"
+    __table_args__ = (UniqueConstraint("org_id", "award_year", "source", "field"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    award_year: Mapped[int]
+    source: Mapped[str] = mapped_column(String(32))  # customs, platform, logistics …
+    field: Mapped[str] = mapped_column(String(100))  # a fact path, e.g. trade.export_usd
+    value: Mapped[str] = mapped_column(String(64))  # exact decimal text
+    provenance: Mapped[dict[str, Any]]
+    recorded_at: Mapped[datetime]
+
+
+class PolicySnapshot(Base):
+    """Every policy package a decision was made under, kept whole so it can be replayed."""
+
+    __tablename__ = "policy_snapshots"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    policy_id: Mapped[str] = mapped_column(String(64))
+    version: Mapped[str] = mapped_column(String(32))
+    files: Mapped[dict[str, Any]]  # relative path → text
+    recorded_at: Mapped[datetime]
+
+
+class Application(Base):
+    __tablename__ = "applications"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    award_year: Mapped[int] = mapped_column(index=True)
+    state: Mapped[AppState] = mapped_column(enum(AppState, "app_state"), index=True)
+    clauses: Mapped[list[Any]]  # clause ids applied for
+    facts: Mapped[dict[str, Any]]  # as declared by the applicant (facts schema v1)
+    policy_sha256: Mapped[str | None] = mapped_column(String(64))
+    evaluation: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # the engine's full result
+    return_reason: Mapped[str | None] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(default=1)
+    created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime]
+    submitted_at: Mapped[datetime | None]
+    decided_at: Mapped[datetime | None]
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    lines: Mapped[list[ApplicationLine]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin", order_by="ApplicationLine.id"
+    )
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
+
+
+class ApplicationLine(Base):
+    """One clause × subject of an application: the engine's amount and the reviewer's decision."""
+
+    __tablename__ = "application_lines"
+    __table_args__ = (UniqueConstraint("application_id", "clause_id", "subject_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"))
+    clause_id: Mapped[str] = mapped_column(String(16))
+    subject_id: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))  # AmountKind value
+    eligible: Mapped[bool] = mapped_column(Boolean)
+    engine_fen: Mapped[int | None] = mapped_column(BigInteger)  # owed, or the ceiling
+    decision: Mapped[LineDecisionState] = mapped_column(
+        enum(LineDecisionState, "line_decision"), default=LineDecisionState.PENDING
+    )
+    decided_fen: Mapped[int | None] = mapped_column(BigInteger)
+    reason: Mapped[str | None] = mapped_column(Text)
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[datetime | None]
+    office_state: Mapped[OfficeState] = mapped_column(
+        enum(OfficeState, "office_state"), default=OfficeState.NOT_NEEDED
+    )
+    office_reason: Mapped[str | None] = mapped_column(Text)
+    office_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    office_at: Mapped[datetime | None]
+    pre_approval_ref: Mapped[str | None] = mapped_column(String(100))
+
+
+class Attachment(Base):
+    __tablename__ = "attachments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"), index=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    uploaded_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    uploaded_at: Mapped[datetime]
+
+
+class AllocationPlan(Base):
+    __tablename__ = "allocation_plans"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    award_year: Mapped[int] = mapped_column(index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    state: Mapped[PlanState] = mapped_column(enum(PlanState, "plan_state"))
+    rule: Mapped[str] = mapped_column(String(32))  # allocation.Rule value
+    quota: Mapped[int | None]
+    factors: Mapped[dict[str, Any]]  # per paying finance: factor, budget, requested, gap
+    notice_days: Mapped[int | None]
+    notice_start: Mapped[date | None] = mapped_column(Date)
+    notice_end: Mapped[date | None] = mapped_column(Date)
+    drafted_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime]
+    approved_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    approved_at: Mapped[datetime | None]
+    version: Mapped[int] = mapped_column(default=1)
+    items: Mapped[list[PlanItem]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin", order_by="PlanItem.id"
+    )
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
+
+
+class PlanItem(Base):
+    __tablename__ = "plan_items"
+    __table_args__ = (UniqueConstraint("plan_id", "line_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("allocation_plans.id"))
+    line_id: Mapped[int] = mapped_column(ForeignKey("application_lines.id"))
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    clause_id: Mapped[str] = mapped_column(String(16))
+    subject_id: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))
+    division: Mapped[str] = mapped_column(String(100))  # the paying finance
+    requested_fen: Mapped[int] = mapped_column(BigInteger)  # the decided amount
+    granted_fen: Mapped[int] = mapped_column(BigInteger)  # after budget allocation
+    state: Mapped[PlanItemState] = mapped_column(
+        enum(PlanItemState, "plan_item_state"), default=PlanItemState.INCLUDED
+    )
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class PlanReview(Base):
+    __tablename__ = "plan_reviews"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("allocation_plans.id"), index=True)
+    round: Mapped[int]  # review rounds restart when a returned plan is noticed again
+    body: Mapped[ReviewBody] = mapped_column(enum(ReviewBody, "review_body"))
+    approved: Mapped[bool] = mapped_column(Boolean)
+    reason: Mapped[str | None] = mapped_column(Text)
+    by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    at: Mapped[datetime]
+
+
+class Objection(Base):
+    __tablename__ = "objections"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("allocation_plans.id"), index=True)
+    plan_item_id: Mapped[int | None] = mapped_column(ForeignKey("plan_items.id"))
+    submitted_by: Mapped[str] = mapped_column(String(100))
+    contact: Mapped[str | None] = mapped_column(String(100))
+    text: Mapped[str] = mapped_column(Text)
+    received_at: Mapped[datetime]
+    state: Mapped[ObjectionState] = mapped_column(enum(ObjectionState, "objection_state"))
+    resolution: Mapped[str | None] = mapped_column(Text)
+    resolved_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    resolved_at: Mapped[datetime | None]
+
+
+class Disbursement(Base):
+    __tablename__ = "disbursements"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_item_id: Mapped[int] = mapped_column(ForeignKey("plan_items.id"), index=True)
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    division: Mapped[str] = mapped_column(String(100))
+    paid_on: Mapped[date] = mapped_column(Date)
+    reference: Mapped[str] = mapped_column(String(100))
+    recorded_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    recorded_at: Mapped[datetime]
+
+
+class LedgerEntry(Base):
+    """An approved sum (or, negative, a recovery): what one-time rules and caps read."""
+
+    __tablename__ = "ledger_entries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    clause_id: Mapped[str] = mapped_column(String(16))
+    subject_id: Mapped[str] = mapped_column(String(64))
+    award_year: Mapped[int]
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    kind: Mapped[LedgerKind] = mapped_column(enum(LedgerKind, "ledger_kind"))
+    plan_id: Mapped[int | None] = mapped_column(ForeignKey("allocation_plans.id"))
+    plan_item_id: Mapped[int | None] = mapped_column(ForeignKey("plan_items.id"))
+    recovery_id: Mapped[int | None] = mapped_column(ForeignKey("recoveries.id"))
+    recorded_at: Mapped[datetime]
+
+
+class Recovery(Base):
+    """追回: a paid award found wrongly paid, with the recalculation kept."""
+
+    __tablename__ = "recoveries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_item_id: Mapped[int] = mapped_column(ForeignKey("plan_items.id"))
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    reason: Mapped[str] = mapped_column(Text)
+    recalculation: Mapped[dict[str, Any]]
+    decided_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[datetime]
+
+
+class OtherPolicyAward(Base):
+    __tablename__ = "other_policy_awards"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    policy: Mapped[str] = mapped_column(String(200))
+    clause_id: Mapped[str] = mapped_column(String(16))
+    subject_id: Mapped[str | None] = mapped_column(String(64))
+    award_year: Mapped[int]
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    provenance: Mapped[dict[str, Any]]
+    recorded_at: Mapped[datetime]
+
+
+class Budget(Base):
+    """What a paying finance (county, district or zone) has for an award year."""
+
+    __tablename__ = "budgets"
+
+    division: Mapped[str] = mapped_column(String(100), primary_key=True)
+    award_year: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+
+
+class Recognition(Base):
+    __tablename__ = "recognitions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    kind: Mapped[RecognitionKind] = mapped_column(enum(RecognitionKind, "recognition_kind"))
+    subject_id: Mapped[str | None] = mapped_column(String(64))
+    body: Mapped[str] = mapped_column(String(100))  # the recognising body
+    document_no: Mapped[str] = mapped_column(String(100))
+    valid_from: Mapped[date] = mapped_column(Date)
+    valid_to: Mapped[date | None] = mapped_column(Date)
+    recorded_at: Mapped[datetime]
+
+
+class PreApproval(Base):
+    """The leading group office's prior approval of an exhibition, research or training event."""
+
+    __tablename__ = "pre_approvals"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    reference: Mapped[str] = mapped_column(String(100), unique=True)  # 文号
+    event_kind: Mapped[str] = mapped_column(String(32))
+    title: Mapped[str] = mapped_column(String(200))
+    approved_on: Mapped[date] = mapped_column(Date)
+    approved_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+
+
+class LeadingGroupMember(Base):
+    __tablename__ = "leading_group_members"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    unit: Mapped[str] = mapped_column(String(100))
+    position: Mapped[str] = mapped_column(String(100))
+    name: Mapped[str] = mapped_column(String(50))
+    group_role: Mapped[str] = mapped_column(String(32))  # 组长、副组长、成员
+    active_from: Mapped[date] = mapped_column(Date)
+    active_to: Mapped[date | None] = mapped_column(Date)
+
+
+class MemberChange(Base):
+    """A change of the leading group: proposed by the unit, checked, approved, filed."""
+
+    __tablename__ = "member_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("leading_group_members.id"))
+    unit: Mapped[str] = mapped_column(String(100))
+    proposal: Mapped[dict[str, Any]]
+    state: Mapped[MemberChangeState] = mapped_column(enum(MemberChangeState, "member_change"))
+    reason: Mapped[str | None] = mapped_column(Text)
+    filed_ref: Mapped[str | None] = mapped_column(String(100))
+    history: Mapped[list[Any]]  # [{state, by, at, note}]
+
+
+class DishonestyListing(Base):
+    """失信: an organisation on a serious-dishonesty list is excluded while listed."""
+
+    __tablename__ = "dishonesty_listings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    source: Mapped[str] = mapped_column(String(200))
+    document_no: Mapped[str | None] = mapped_column(String(100))
+    listed_on: Mapped[date] = mapped_column(Date)
+    removed_on: Mapped[date | None] = mapped_column(Date)
+
+
+class AuditEntry(Base):
+    """Append-only; each entry's hash covers its content and its predecessor's hash."""
+
+    __tablename__ = "audit_log"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64))
+    object_type: Mapped[str] = mapped_column(String(32))
+    object_id: Mapped[str] = mapped_column(String(64))
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    reason: Mapped[str | None] = mapped_column(Text)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)

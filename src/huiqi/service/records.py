@@ -1,0 +1,106 @@
+"""Reading what the engine needs from the records: facts, the ledger, other awards, listings."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from huiqi.db.tables import (
+    Application,
+    DishonestyListing,
+    LedgerEntry,
+    Organisation,
+    OtherPolicyAward,
+)
+from huiqi.engine import Evaluation, evaluate
+from huiqi.errors import InputError
+from huiqi.facts import Facts, parse_facts
+from huiqi.money import fen_to_yuan
+from huiqi.policy import PolicyPackage
+from huiqi.service.errors import Invalid
+
+
+def facts_document(session: Session, app: Application, org: Organisation) -> dict[str, Any]:
+    """The application's declared facts, with the organisation's master data and the records'
+    ledger and other-policy awards in place of anything the applicant declared for them."""
+    data = dict(app.facts)
+    applicant = dict(data.get("applicant") or {})
+    applicant.update(
+        credit_code=org.credit_code,
+        name=org.name,
+        kind=org.kind.value,
+        tax_filing_division=org.division,
+        platform_filed=org.platform_filed,
+        platform_connected=org.platform_connected,
+    )
+    data["applicant"] = applicant
+    data["award_year"] = app.award_year
+    data["earlier_awards"] = [
+        {
+            "clause": e.clause_id,
+            "subject_id": e.subject_id,
+            "award_year": e.award_year,
+            "amount_cny": _yuan(e.amount_fen),
+        }
+        for e in ledger_of(session, org.id)
+    ]
+    data["other_policy_awards"] = [
+        {
+            "policy": o.policy,
+            "clause": o.clause_id,
+            "subject_id": o.subject_id,
+            "award_year": o.award_year,
+            "amount_cny": _yuan(o.amount_fen),
+        }
+        for o in session.scalars(select(OtherPolicyAward).where(OtherPolicyAward.org_id == org.id))
+    ]
+    return data
+
+
+def _yuan(fen: int) -> str:
+    return str(fen_to_yuan(fen))
+
+
+def ledger_of(session: Session, org_id: int) -> list[LedgerEntry]:
+    """The organisation's ledger, netted per (clause, subject, year): recoveries reduce awards."""
+    rows = session.scalars(
+        select(LedgerEntry).where(LedgerEntry.org_id == org_id).order_by(LedgerEntry.id)
+    ).all()
+    net: dict[tuple[str, str, int], int] = {}
+    for row in rows:
+        key = (row.clause_id, row.subject_id, row.award_year)
+        net[key] = net.get(key, 0) + row.amount_fen
+    return [
+        LedgerEntry(org_id=org_id, clause_id=c, subject_id=s, award_year=y, amount_fen=fen)
+        for (c, s, y), fen in net.items()
+        if fen > 0
+    ]
+
+
+def evaluate_application(
+    session: Session, package: PolicyPackage, app: Application, org: Organisation
+) -> tuple[Facts, Evaluation]:
+    """Run the engine on the application as the records stand now."""
+    try:
+        facts = parse_facts(facts_document(session, app, org))
+        return facts, evaluate(package, facts, app.award_year)
+    except InputError as exc:
+        raise Invalid("申报事实有误", "the declared facts are not valid", exc.problems) from None
+
+
+def listed_dishonest(session: Session, org_id: int, on: date) -> DishonestyListing | None:
+    """The serious-dishonesty listing in force for the organisation on ``on``, if any."""
+    for listing in session.scalars(
+        select(DishonestyListing).where(DishonestyListing.org_id == org_id)
+    ):
+        if listing.listed_on <= on and (listing.removed_on is None or on < listing.removed_on):
+            return listing
+    return None
+
+
+def decimal_text(value: Decimal) -> str:
+    return format(value, "f")

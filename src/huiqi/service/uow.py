@@ -1,0 +1,64 @@
+"""One transaction per service call: commit at the end, roll back on anything else."""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from huiqi.policy import PolicyPackage
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Services:
+    """What every service call needs: the database, the policy package and a clock."""
+
+    engine: Engine
+    package: PolicyPackage
+    clock: Callable[[], datetime] = utc_now
+    notice_days: int = 5
+    _sessions: sessionmaker[Session] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False, autoflush=True)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """A session whose work is committed only if the block ends normally."""
+        session = self._sessions()
+        try:
+            yield session
+            _crash_point("before_commit")
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A read-only session (on SQLite, it takes no write lock)."""
+        session = self._sessions()
+        session.connection(execution_options={"huiqi_readonly": True})
+        try:
+            yield session
+        finally:
+            session.rollback()
+            session.close()
+
+
+def _crash_point(name: str) -> None:
+    """For the 'nothing lost' tests: ``HUIQI_CRASH_AT=before_commit`` kills the process here."""
+    if os.environ.get("HUIQI_CRASH_AT") == name:
+        os.kill(os.getpid(), signal.SIGKILL)
