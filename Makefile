@@ -1,5 +1,5 @@
 # Two commands for a newcomer (see README):
-#   make run   — set up, then evaluate the bundled examples (the main job for now)
+#   make run   — set up, evaluate the bundled examples, load the demo year into SQLite
 #   make test  — set up, then ruff, mypy and the whole test suite
 # Everything installs from the project's own files: uv is pinned here, packages in uv.lock.
 
@@ -25,6 +25,10 @@ run: setup
 	$(VENV)/bin/huiqi evaluate examples/exporter.yaml
 	$(VENV)/bin/huiqi evaluate examples/park.yaml --lang en
 	$(VENV)/bin/huiqi explain examples/exporter.yaml 6.2
+	$(VENV)/bin/huiqi demo --reset
+	$(VENV)/bin/huiqi applications --as rui
+	$(VENV)/bin/huiqi plan show 2 --as fang
+	$(VENV)/bin/huiqi audit verify
 
 lint: setup
 	$(VENV)/bin/ruff check src tests bench

@@ -34,3 +34,17 @@ def current(engine: Engine) -> str | None:
 
 def head() -> str | None:
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def reset(url: str) -> None:
+    """Empty a database: drop every huiqi table (and Alembic's), for ``huiqi demo --reset``."""
+    from sqlalchemy import text
+
+    from huiqi.db.engine import make_engine
+    from huiqi.db.tables import Base
+
+    engine = make_engine(url)
+    with engine.begin() as connection:
+        Base.metadata.drop_all(connection)
+        connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
+    engine.dispose()

@@ -28,6 +28,23 @@ def param_value(param: Parameter, on: date) -> Decimal | None:
     return None if best is None else param.values[best]
 
 
+class NoValueError(InputError):
+    """A dated parameter with no value yet on the date asked (e.g. an LPR before 2019-08-20)."""
+
+    def __init__(self, name: str, when: date, label: dict[str, str]) -> None:
+        super().__init__(
+            [
+                Problem(
+                    f"parameter {name}",
+                    MISSING,
+                    f"参数 {name} 在 {when} 尚无生效值",
+                    f"parameter {name} has no value on {when}",
+                )
+            ]
+        )
+        self.name, self.when, self.label = name, when, label
+
+
 @cache
 def _label(paths: tuple[str, ...], item_list: str | None) -> dict[str, str]:
     infos = [fact_info(p, item_list) for p in paths]
@@ -56,16 +73,7 @@ class Context:
         when = on or self.reference_date
         value = param_value(spec, when)
         if value is None:
-            raise InputError(
-                [
-                    Problem(
-                        f"parameter {name}",
-                        MISSING,
-                        f"参数 {name} 在 {when} 尚无生效值",
-                        f"parameter {name} has no value on {when}",
-                    )
-                ]
-            )
+            raise NoValueError(name, when, spec.label.both)
         return value
 
     def param_spec(self, name: str) -> Parameter:

@@ -17,7 +17,7 @@ from typing import Any
 
 from huiqi.engine.amounts import apply_cap, apply_once, apply_overlap, raw_amount
 from huiqi.engine.conditions import evaluate_conditions
-from huiqi.engine.context import Context
+from huiqi.engine.context import Context, NoValueError
 from huiqi.engine.explain import Node, money, text
 from huiqi.engine.result import ClauseResult, Evaluation, ItemResult, PolicyRef
 from huiqi.errors import InputError, Problem
@@ -288,8 +288,17 @@ def _subject(
             nodes.append(Node("tier.chosen", {"id": chosen.id}, True))
     eligible = gate_ok and ok
     amount: int | None = None
-    if eligible and amount_spec is not None:
-        amount, amount_node = raw_amount(ctx, amount_spec, item)
+    try:
+        raw = raw_amount(ctx, amount_spec, item) if eligible and amount_spec else None
+    except NoValueError as missing:
+        # A rate that did not exist yet on the subject's date (a loan drawn before the LPR
+        # began): this subject cannot be paid, the others still can.
+        eligible, raw = False, None
+        nodes.append(
+            Node("param.no_value", {"label": missing.label, "on": missing.when.isoformat()}, False)
+        )
+    if raw is not None:
+        amount, amount_node = raw
         nodes.append(amount_node)
         if amount is not None:
             for cap in clause.caps:

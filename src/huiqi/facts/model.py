@@ -25,7 +25,10 @@ def label(zh: str, en: str, default: Any = None, **extra: Any) -> Any:
 
 
 class _Facts(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=False)
+    # validate_default: a default of 0 goes through the same validators, so it is a Decimal too.
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, use_enum_values=False, validate_default=True
+    )
 
 
 class ApplicantKind(StrEnum):

@@ -3,6 +3,12 @@
 Deterministic: the same items and budget always give the same amounts. Scaling
 floors every amount, then hands the fen left over to the largest remainders
 (ties by item key), so the total never exceeds the budget and nothing is lost.
+Like every largest-remainder method it is not strictly monotone in the budget:
+one more fen of budget can move a fen between items (never more than one).
+
+Rules apply only when a paying finance's requests exceed its budget. A quota
+funds items in full in the stated ranking, at most N of them and only while
+they fit in the budget.
 """
 
 from __future__ import annotations
@@ -54,6 +60,8 @@ def _scale(items: list[Item], room: int) -> tuple[dict[str, int], Fraction]:
     total = sum(i.amount_fen for i in items)
     if total <= room:
         return {i.key: i.amount_fen for i in items}, Fraction(1)
+    if total == 0 or room <= 0:
+        return {i.key: 0 for i in items}, Fraction(0)
     factor = Fraction(max(room, 0), total)
     exact = {i.key: i.amount_fen * factor for i in items}
     granted = {k: v.numerator // v.denominator for k, v in exact.items()}
@@ -69,7 +77,7 @@ def allocate(
 ) -> Allocation:
     """Share ``budget_fen`` among ``items`` by ``rule``; see the module's docstring."""
     requested = sum(i.amount_fen for i in items)
-    if rule is Rule.NONE or (requested <= budget_fen and rule is not Rule.QUOTA):
+    if rule is Rule.NONE or requested <= budget_fen:
         return Allocation(
             rule, budget_fen, requested, {i.key: i.amount_fen for i in items}, Fraction(1)
         )
@@ -84,8 +92,12 @@ def allocate(
     else:
         if quota is None or quota < 0:
             raise ValueError("a quota needs N ≥ 0")
-        ranked = sorted(items, key=lambda i: (i.rank, i.key))
-        chosen = {i.key for i in ranked[:quota]}
-        granted = {i.key: (i.amount_fen if i.key in chosen else 0) for i in items}
+        granted = {i.key: 0 for i in items}
+        left, funded = budget_fen, 0
+        for item in sorted(items, key=lambda i: (i.rank, i.key)):
+            if funded < quota and item.amount_fen <= left:
+                granted[item.key] = item.amount_fen
+                left -= item.amount_fen
+                funded += 1
         factor = Fraction(sum(granted.values()), requested) if requested else Fraction(1)
     return Allocation(rule, budget_fen, requested, granted, factor)

@@ -225,30 +225,74 @@ def update_draft(
         return view(app, org)
 
 
-def _pre_approvals(s: Session, org: Organisation, facts: dict[str, Any]) -> list[Problem]:
-    """Events must reference a prior approval of the office given to this organisation."""
+def _pre_approvals(s: Session, app: Application, org: Organisation) -> list[Problem]:
+    """Events must reference a prior approval the office gave this organisation, each approval
+    used for one event only (in this application or any other still standing), and given
+    before the event was held."""
     problems = []
-    for i, event in enumerate(facts.get("events") or []):
+    seen: dict[str, int] = {}
+    for i, event in enumerate(app.facts.get("events") or []):
         ref = event.get("office_approval_ref")
         if not ref:
             continue
+        where = f"$.events[{i}].office_approval_ref"
         found = s.scalar(select(PreApproval).where(PreApproval.reference == ref))
         if found is None or found.org_id != org.id:
             problems.append(
                 Problem(
-                    f"$.events[{i}].office_approval_ref",
+                    where,
                     ref,
                     "未找到领导小组办公室给予本单位的该批准文号",
                     "no prior approval of the office with this reference for this organisation",
                 )
             )
-        elif (found.event_kind == "training") != (event.get("kind") == "training"):
+            continue
+        if ref in seen:
+            problems.append(
+                Problem(
+                    where,
+                    ref,
+                    f"该批准文号已用于第 {seen[ref] + 1} 项活动",
+                    f"this approval is already used by event {seen[ref] + 1}",
+                )
+            )
+        seen[ref] = i
+        used = s.scalar(
+            select(ApplicationLine.application_id)
+            .join(Application, Application.id == ApplicationLine.application_id)
+            .where(
+                ApplicationLine.pre_approval_ref == ref,
+                Application.id != app.id,
+                Application.state != AppState.REJECTED,
+            )
+            .limit(1)
+        )
+        if used is not None:
+            problems.append(
+                Problem(
+                    where,
+                    ref,
+                    f"该批准文号已在申报 #{used} 中使用",
+                    f"this approval is already claimed by application #{used}",
+                )
+            )
+        if (found.event_kind == "training") != (event.get("kind") == "training"):
             problems.append(
                 Problem(
                     f"$.events[{i}].kind",
                     event.get("kind"),
                     f"与批准文号的活动类型（{found.event_kind}）不符",
                     f"does not match the approved kind ({found.event_kind})",
+                )
+            )
+        held = event.get("held_date")
+        if held and str(held) < found.approved_on.isoformat():
+            problems.append(
+                Problem(
+                    f"$.events[{i}].held_date",
+                    held,
+                    f"活动早于批准日期（{found.approved_on}），须事先批准",
+                    f"held before the approval ({found.approved_on}); approval must come first",
                 )
             )
     return problems
@@ -269,6 +313,7 @@ def _refresh_lines(s: Session, svc: Services, app: Application, org: Organisatio
             engine = None if result.kind is AmountKind.DISCRETIONARY else item.allocated_fen
             wanted[(clause_id, item.subject)] = (kind, True, engine)
     existing = {(ln.clause_id, ln.subject_id): ln for ln in app.lines}
+    refs = {str(e.get("id")): e.get("office_approval_ref") for e in app.facts.get("events") or []}
     for key, line in existing.items():
         if key not in wanted:
             app.lines.remove(line)
@@ -285,6 +330,7 @@ def _refresh_lines(s: Session, svc: Services, app: Application, org: Organisatio
             app.lines.append(found)
         line = found
         line.kind, line.eligible, line.engine_fen = kind, eligible, engine
+        line.pre_approval_ref = refs.get(subject)
         line.decision, line.decided_fen, line.reason = LineDecisionState.PENDING, None, None
         needs_office = (
             clause_id in OFFICE_CLAUSES or svc.package.clauses[clause_id].needs_office_approval
@@ -294,11 +340,11 @@ def _refresh_lines(s: Session, svc: Services, app: Application, org: Organisatio
         )
     app.policy_sha256 = evaluation.policy.sha256
     app.evaluation = evaluation.as_dict()
-    _snapshot(s, svc)
+    snapshot_policy(s, svc)
     return evaluation
 
 
-def _snapshot(s: Session, svc: Services) -> None:
+def snapshot_policy(s: Session, svc: Services) -> None:
     """Keep the whole policy package a decision rests on, once per content hash."""
     package = svc.package
     if s.get(PolicySnapshot, package.sha256) is not None:
@@ -335,7 +381,7 @@ def _submit(svc: Services, actor: Actor, app_id: int, action: AppAction) -> Appl
                 f"the organisation is on a serious-dishonesty list ({listing.source} "
                 f"since {listing.listed_on}) and cannot apply",
             )
-        problems = _pre_approvals(s, org, app.facts)
+        problems = _pre_approvals(s, app, org)
         if problems:
             raise Invalid("活动批准文号有误", "event approvals do not match", problems)
         before = app.state.value
@@ -434,7 +480,7 @@ def verify(
         evaluation = _refresh_lines(s, svc, app, org)
         by_key = {(d.clause_id, d.subject_id): d for d in decisions}
         problems: list[Problem] = []
-        for i, line in enumerate(app.lines):
+        for line in app.lines:
             where = f"decisions[{line.clause_id}/{line.subject_id}]"
             decision = by_key.pop((line.clause_id, line.subject_id), None)
             if decision is None:
@@ -463,7 +509,6 @@ def verify(
                 line.decided_by, line.decided_at = actor.user_id, svc.clock()
                 if not decision.approve:
                     line.office_state = OfficeState.NOT_NEEDED
-            del i
         for clause_id, subject in by_key:
             problems.append(
                 Problem(

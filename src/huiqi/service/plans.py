@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from huiqi.db.tables import (
@@ -176,13 +176,94 @@ def _lines_for_plan(s: Session, year: int) -> list[tuple[ApplicationLine, Applic
     return [(line, app) for line, app in rows if line.id not in planned]
 
 
-def _allocate(s: Session, plan: AllocationPlan) -> None:
-    """Share each paying finance's budget among its items by the plan's rule (deterministic)."""
+RANKINGS = {
+    "submitted": ("先申报先安排（按提交时间）", "first submitted first"),
+    "amount_desc": ("金额从大到小", "largest amount first"),
+    "amount_asc": ("金额从小到大", "smallest amount first"),
+}
+
+
+def _refresh_items(s: Session, plan: AllocationPlan, today: date) -> None:
+    """Items whose line was re-reviewed since drafting follow the line: a line no longer
+    approved (or whose application is no longer verified) leaves the plan; a changed
+    decided amount becomes the item's request; a beneficiary since put on a serious-dishonesty
+    list leaves the plan."""
+    lines = {
+        ln.id: ln
+        for ln in s.scalars(
+            select(ApplicationLine).where(ApplicationLine.id.in_([i.line_id for i in plan.items]))
+        )
+    }
+    apps = {
+        a.id: a
+        for a in s.scalars(
+            select(Application).where(
+                Application.id.in_({ln.application_id for ln in lines.values()})
+            )
+        )
+    }
+    for item in plan.items:
+        if item.state is not PlanItemState.INCLUDED:
+            continue
+        line = lines[item.line_id]
+        listing = listed_dishonest(s, item.org_id, today)
+        if listing is not None:
+            item.state, item.granted_fen = PlanItemState.PULLED_BACK, 0
+            item.note = f"列入严重失信名单：{listing.source} / on a dishonesty list"
+        elif (
+            apps[line.application_id].state is not AppState.VERIFIED
+            or line.decision is not LineDecisionState.APPROVED
+            or not line.decided_fen
+        ):
+            item.state, item.granted_fen = PlanItemState.PULLED_BACK, 0
+            item.note = "申报已重新审核，该项不再列入 / re-reviewed: no longer in the plan"
+        elif line.decided_fen != item.requested_fen:
+            item.requested_fen = line.decided_fen
+
+
+def _rank(s: Session, plan: AllocationPlan, items: list[PlanItem]) -> dict[int, tuple[Any, ...]]:
+    ranking = plan.factors.get("ranking", "submitted")
+    if ranking == "amount_desc":
+        return {i.id: (-i.requested_fen, i.id) for i in items}
+    if ranking == "amount_asc":
+        return {i.id: (i.requested_fen, i.id) for i in items}
+    submitted = dict(
+        s.execute(
+            select(ApplicationLine.id, Application.submitted_at)
+            .join(Application, Application.id == ApplicationLine.application_id)
+            .where(ApplicationLine.id.in_([i.line_id for i in items]))
+        ).all()
+    )
+    return {i.id: (str(submitted.get(i.line_id) or ""), i.id) for i in items}
+
+
+def _used_elsewhere(s: Session, plan: AllocationPlan, division: str) -> int:
+    """What the year's other plans already grant from this paying finance's budget."""
+    used = s.scalar(
+        select(func.coalesce(func.sum(PlanItem.granted_fen), 0))
+        .join(AllocationPlan, AllocationPlan.id == PlanItem.plan_id)
+        .where(
+            AllocationPlan.award_year == plan.award_year,
+            AllocationPlan.id != plan.id,
+            PlanItem.division == division,
+            PlanItem.state == PlanItemState.INCLUDED,
+        )
+    )
+    return int(used or 0)
+
+
+def _allocate(s: Session, plan: AllocationPlan, today: date) -> None:
+    """Share each paying finance's budget (less what the year's other plans use) among its
+    items by the plan's rule; the same inputs always give the same plan."""
+    _refresh_items(s, plan, today)
     by_division: dict[str, list[PlanItem]] = {}
     for item in plan.items:
         if item.state is PlanItemState.INCLUDED:
             by_division.setdefault(item.division, []).append(item)
-    factors: dict[str, Any] = {"excluded": plan.factors.get("excluded", [])}
+    factors: dict[str, Any] = {
+        "excluded": plan.factors.get("excluded", []),
+        "ranking": plan.factors.get("ranking", "submitted"),
+    }
     for division, items in sorted(by_division.items()):
         budget = s.get(Budget, (division, plan.award_year))
         requested = sum(i.requested_fen for i in items)
@@ -198,9 +279,11 @@ def _allocate(s: Session, plan: AllocationPlan) -> None:
                 "note": "no budget recorded / 未录入预算",
             }
             continue
+        used = _used_elsewhere(s, plan, division)
+        ranks = _rank(s, plan, items)
         result = allocate(
-            [Item(str(i.id), AmountKind(i.kind), i.requested_fen, (i.id,)) for i in items],
-            budget.amount_fen,
+            [Item(str(i.id), AmountKind(i.kind), i.requested_fen, ranks[i.id]) for i in items],
+            max(0, budget.amount_fen - used),
             Rule(plan.rule),
             plan.quota,
         )
@@ -208,11 +291,27 @@ def _allocate(s: Session, plan: AllocationPlan) -> None:
             item.granted_fen = result.granted[str(item.id)]
         factors[division] = {
             "budget_fen": budget.amount_fen,
+            "used_by_other_plans_fen": used,
             "requested_fen": requested,
             "granted_fen": result.granted_fen,
             "gap_fen": result.gap_fen,
             "factor": str(result.factor),
         }
+    plan.factors = factors
+
+
+def _retotal(plan: AllocationPlan) -> None:
+    """Keep each division's granted total true after an item leaves the plan."""
+    factors = dict(plan.factors)
+    for division, figures in factors.items():
+        if isinstance(figures, dict):
+            figures = dict(figures)
+            figures["granted_fen"] = sum(
+                i.granted_fen
+                for i in plan.items
+                if i.division == division and i.state is PlanItemState.INCLUDED
+            )
+            factors[division] = figures
     plan.factors = factors
 
 
@@ -224,9 +323,11 @@ def draft(
     title: str,
     rule: str = Rule.PRO_RATA_FLEXIBLE.value,
     quota: int | None = None,
+    ranking: str = "submitted",
 ) -> PlanView:
     """Draft a plan from every verified, approved line of the award year not yet planned."""
     require(actor, Role.PLAN_DRAFTER)
+    ranking = _ranking(ranking)
     rule_value = _rule(rule, quota)
     with svc.transaction() as s:
         today = svc.clock().date()
@@ -271,10 +372,10 @@ def draft(
                 f"{year}年度没有可列入方案的已审核项目",
                 f"no verified lines of {year} wait for a plan",
             )
-        plan.factors = {"excluded": excluded}
+        plan.factors = {"excluded": excluded, "ranking": ranking}
         s.add(plan)
         s.flush()
-        _allocate(s, plan)
+        _allocate(s, plan, svc.clock().date())
         s.flush()
         audit.record(
             s,
@@ -313,8 +414,25 @@ def _rule(rule: str, quota: int | None) -> Rule:
     return value
 
 
+def _ranking(value: str) -> str:
+    if value not in RANKINGS:
+        allowed = ", ".join(RANKINGS)
+        raise Invalid(
+            "排序规则有误",
+            "unknown ranking",
+            [Problem("ranking", value, f"可选：{allowed}", f"one of: {allowed}")],
+        )
+    return value
+
+
 def reallocate(
-    svc: Services, actor: Actor, plan_id: int, *, rule: str, quota: int | None = None
+    svc: Services,
+    actor: Actor,
+    plan_id: int,
+    *,
+    rule: str,
+    quota: int | None = None,
+    ranking: str | None = None,
 ) -> PlanView:
     """Re-run the allocation with a rule; the same inputs always give the same plan."""
     require(actor, Role.PLAN_DRAFTER)
@@ -328,7 +446,9 @@ def reallocate(
             )
         before = {"rule": plan.rule, "granted": [i.granted_fen for i in plan.items]}
         plan.rule, plan.quota = rule_value.value, quota
-        _allocate(s, plan)
+        if ranking is not None:
+            plan.factors = {**plan.factors, "ranking": _ranking(ranking)}
+        _allocate(s, plan, svc.clock().date())
         s.flush()
         audit.record(
             s,
@@ -454,14 +574,24 @@ def resolve_objection(
         if uphold and objection.plan_item_id is not None:
             item = s.get(PlanItem, objection.plan_item_id)
             assert item is not None
-            item.state, item.granted_fen = PlanItemState.PULLED_BACK, 0
-            item.note = f"异议成立，退回重审 / objection upheld: {resolution}"
             line = s.get(ApplicationLine, item.line_id)
             assert line is not None
             app = s.get(Application, line.application_id)
             assert app is not None
             app.state = AppState(step(APPLICATION, app.state, AppAction.REOPEN, actor.roles))
             app.return_reason = f"公示异议成立：{resolution}"
+            # The application goes back to review as a whole, so all its items leave the plan:
+            # an application's lines are planned only while it stands verified.
+            siblings = {ln.id for ln in app.lines}
+            for other in plan.items:
+                if other.line_id in siblings and other.state is PlanItemState.INCLUDED:
+                    other.state, other.granted_fen = PlanItemState.PULLED_BACK, 0
+                    other.note = (
+                        f"异议成立，退回重审 / objection upheld: {resolution}"
+                        if other.id == item.id
+                        else "随同申报退回重审 / pulled back with its application"
+                    )
+            _retotal(plan)
         s.flush()
         audit.record(
             s,
@@ -605,6 +735,32 @@ def approve(svc: Services, actor: Actor, plan_id: int) -> PlanView:
                 )
             )
         }
+        stale = [
+            i.id
+            for i in items
+            if apps[lines[i.line_id].application_id].state is not AppState.VERIFIED
+            or lines[i.line_id].decision is not LineDecisionState.APPROVED
+            or lines[i.line_id].decided_fen != i.requested_fen
+        ]
+        if stale:
+            raise Conflict(
+                f"方案项目 {stale} 的申报已重新审核，须退回方案重新分配后再批准",
+                f"items {stale} were re-reviewed since drafting: return the plan and reallocate",
+            )
+        listed = sorted(
+            {
+                org.credit_code
+                for org in s.scalars(
+                    select(Organisation).where(Organisation.id.in_({i.org_id for i in items}))
+                )
+                if listed_dishonest(s, org.id, svc.clock().date()) is not None
+            }
+        )
+        if listed:
+            raise Conflict(
+                f"方案中的单位 {listed} 已列入严重失信名单，须退回方案重新拟定",
+                f"{listed} are on a serious-dishonesty list: return and redraft the plan",
+            )
         verifiers = {a.decided_by for a in apps.values()} | {ln.decided_by for ln in lines.values()}
         if actor.user_id in verifiers:
             raise Forbidden(
@@ -715,6 +871,13 @@ def disburse(
         plan = _load(s, item.plan_id, lock=True)
         if plan.state is not PlanState.APPROVED:
             raise Conflict("方案未获批准，不能拨付", "the plan is not approved")
+        listing = listed_dishonest(s, item.org_id, paid_on)
+        if listing is not None:
+            raise Conflict(
+                f"该单位已列入严重失信名单（{listing.source}），暂停拨付",
+                f"the beneficiary is on a serious-dishonesty list ({listing.source}); "
+                "payment is stopped",
+            )
         paid = sum(
             d.amount_fen
             for d in s.scalars(select(Disbursement).where(Disbursement.plan_item_id == item.id))

@@ -48,7 +48,9 @@ def facts_document(session: Session, app: Application, org: Organisation) -> dic
         }
         for e in ledger_of(session, org.id)
     ]
-    data["other_policy_awards"] = [
+    # Other policies' awards: those the bureau recorded, and those the applicant declared
+    # that the records do not already hold (an honest declaration is never ignored).
+    recorded = [
         {
             "policy": o.policy,
             "clause": o.clause_id,
@@ -58,6 +60,14 @@ def facts_document(session: Session, app: Application, org: Organisation) -> dic
         }
         for o in session.scalars(select(OtherPolicyAward).where(OtherPolicyAward.org_id == org.id))
     ]
+    keys = {(o["policy"], o["clause"], o["subject_id"], o["award_year"]) for o in recorded}
+    declared = [
+        o
+        for o in data.get("other_policy_awards") or []
+        if (o.get("policy"), str(o.get("clause")), o.get("subject_id"), o.get("award_year"))
+        not in keys
+    ]
+    data["other_policy_awards"] = recorded + declared
     return data
 
 

@@ -1,20 +1,15 @@
-"""The ``huiqi`` command line: parse, call the engine, render. Nothing else lives here."""
+"""Commands of the policy engine: evaluate, explain, clauses, schema, check."""
 
 from __future__ import annotations
 
-import json
-import os
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from huiqi.cli.common import Lang, LangOpt, PolicyOpt, out, print_json, refuse_bad_input
 from huiqi.engine import evaluate as run_engine
 from huiqi.engine.render import explain_clause, header, msg, totals, tree
 from huiqi.engine.result import ClauseResult, Evaluation
@@ -22,22 +17,9 @@ from huiqi.errors import InputError, Problem
 from huiqi.facts import facts_json_schema, load_facts
 from huiqi.money import format_yuan
 from huiqi.policies import DEFAULT_POLICY
-from huiqi.policy import PackageError, PolicyPackage, load_package
+from huiqi.policy import PolicyPackage, load_package
 from huiqi.policy.checks import normalise
 from huiqi.policy.model import AmountKind
-
-app = typer.Typer(
-    name="huiqi",
-    help="惠企 huiqi：把惠企政策变成可运行、可解释的规则。 Policy as rules that run.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-
-
-class Lang(StrEnum):
-    zh = "zh"
-    en = "en"
 
 
 class TableFormat(StrEnum):
@@ -50,13 +32,6 @@ class TextFormat(StrEnum):
     json = "json"
 
 
-PolicyOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--policy", help="政策包目录（默认：郴政办发〔2021〕3号） / policy package folder"
-    ),
-]
-LangOpt = Annotated[Lang, typer.Option("--lang", help="输出语言 / output language")]
 YearOpt = Annotated[
     int | None, typer.Option("--year", help="奖补年度（默认取输入文件） / award year")
 ]
@@ -67,29 +42,6 @@ SwitchOpt = Annotated[
     ),
 ]
 FactsArg = Annotated[Path, typer.Argument(help="事实文件（JSON 或 YAML） / facts file")]
-
-
-def _out() -> Console:
-    return Console(width=None if sys.stdout.isatty() else 160, highlight=False, soft_wrap=True)
-
-
-@contextmanager
-def _refuse_bad_input(lang: Lang) -> Iterator[None]:
-    """Bad input → one line per problem on stderr, exit 2; never a traceback."""
-    try:
-        yield
-    except InputError as exc:
-        _fail([p.line(lang.value) for p in exc.problems], lang)
-    except PackageError as exc:
-        _fail([p.line(lang.value) for p in exc.problems], lang)
-
-
-def _fail(lines: list[str], lang: Lang) -> None:
-    err = Console(stderr=True, highlight=False, soft_wrap=True)
-    err.print("输入有误：" if lang is Lang.zh else "Bad input:", style="bold red")
-    for line in lines:
-        err.print(f"  {line}", markup=False)
-    raise typer.Exit(2)
 
 
 def _package(policy: Path | None, switches: list[str] | None) -> PolicyPackage:
@@ -123,10 +75,6 @@ def _evaluate(
     return run_engine(package, load_facts(file), year)
 
 
-def _json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
-
-
 def _kind(kind: AmountKind, lang: str) -> str:
     return msg(f"kind.{kind.value}", lang)
 
@@ -144,7 +92,6 @@ def _reason(result: ClauseResult, lang: str) -> str:
     return ""
 
 
-@app.command()
 def evaluate(
     file: FactsArg,
     year: YearOpt = None,
@@ -157,16 +104,16 @@ def evaluate(
 
     示例 / Example:  huiqi evaluate examples/exporter.yaml --lang en
     """
-    with _refuse_bad_input(lang):
+    with refuse_bad_input(lang):
         result = _evaluate(file, year, policy, switch)
     if fmt is TableFormat.json:
         data = result.as_dict()
-        for clause, out in zip(result.clauses, data["clauses"], strict=True):
-            out["explanation_text"] = explain_clause(clause, lang.value)
-        _json(data)
+        for clause, row in zip(result.clauses, data["clauses"], strict=True):
+            row["explanation_text"] = explain_clause(clause, lang.value)
+        print_json(data)
         return
     lg = lang.value
-    console = _out()
+    console = out()
     for line in header(result, lg):
         console.print(line, markup=False)
     console.print(tree(result.scope, lg)[0], markup=False)
@@ -204,7 +151,6 @@ def evaluate(
         console.print(line, markup=False)
 
 
-@app.command()
 def explain(
     file: FactsArg,
     clause: Annotated[str, typer.Argument(help="条款编号，如 4.1a / clause id, e.g. 4.1a")],
@@ -218,7 +164,7 @@ def explain(
 
     示例 / Example:  huiqi explain examples/exporter.yaml 4.1a
     """
-    with _refuse_bad_input(lang):
+    with refuse_bad_input(lang):
         result = _evaluate(file, year, policy, switch)
         try:
             found = result.clause(clause)
@@ -235,16 +181,15 @@ def explain(
                 ]
             ) from None
     if fmt is TextFormat.json:
-        _json({**found.as_dict(), "explanation_text": explain_clause(found, lang.value)})
+        print_json({**found.as_dict(), "explanation_text": explain_clause(found, lang.value)})
         return
-    console = _out()
+    console = out()
     for line in header(result, lang.value):
         console.print(line, markup=False)
     for line in explain_clause(found, lang.value):
         console.print(line, markup=False)
 
 
-@app.command()
 def clauses(
     lang: LangOpt = Lang.zh,
     fmt: Annotated[TableFormat, typer.Option("--format", help="table 或 json")] = TableFormat.table,
@@ -260,13 +205,13 @@ def clauses(
     from huiqi.engine import clause_sort_key
     from huiqi.engine.context import param_value
 
-    with _refuse_bad_input(lang):
+    with refuse_bad_input(lang):
         package = _package(policy, None)
     lg = lang.value
     on = date(year or package.policy.validity.last_award_year, 12, 31)
     ordered = [package.clauses[c] for c in sorted(package.clauses, key=clause_sort_key)]
     if fmt is TableFormat.json:
-        _json(
+        print_json(
             {
                 "policy": {
                     "id": package.id,
@@ -291,7 +236,7 @@ def clauses(
             }
         )
         return
-    console = _out()
+    console = out()
     console.print(f"{package.policy.document_no} {package.policy.title(lg)}", markup=False)
     table = Table(show_lines=True)
     for title in (
@@ -310,16 +255,14 @@ def clauses(
     console.print(table)
 
 
-@app.command()
 def schema() -> None:
     """打印输入事实文件的 JSON Schema。 Print the facts input's JSON Schema.
 
     示例 / Example:  huiqi schema > facts.schema.json
     """
-    _json(facts_json_schema())
+    print_json(facts_json_schema())
 
 
-@app.command()
 def check(
     policy: PolicyOpt = None,
     lang: LangOpt = Lang.zh,
@@ -328,11 +271,11 @@ def check(
 
     示例 / Example:  huiqi check --policy src/huiqi/policies/chenzhou_2021_3
     """
-    with _refuse_bad_input(lang):
+    with refuse_bad_input(lang):
         package = _package(policy, None)
     source = normalise(package.source_text)
     quoted = sum(1 for c in package.clauses.values() if normalise(c.text) in source)
-    console = _out()
+    console = out()
     if lang is Lang.zh:
         console.print(
             f"政策包 {package.id} 版本 {package.version} 检查通过：{len(package.clauses)}条，"
@@ -346,17 +289,3 @@ def check(
             f"sha256 {package.sha256}",
             markup=False,
         )
-
-
-def main() -> None:
-    """Entry point: run the app; an unexpected error is one line, not a traceback."""
-    try:
-        app()
-    except Exception as exc:
-        if os.environ.get("HUIQI_DEBUG"):
-            raise
-        sys.stderr.write(
-            f"内部错误 / internal error: {type(exc).__name__}: {exc}\n"
-            "（设置 HUIQI_DEBUG=1 查看详情 / set HUIQI_DEBUG=1 for details）\n"
-        )
-        sys.exit(1)
