@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.main import get_command
@@ -129,11 +130,32 @@ def test_check_reports_a_sound_package() -> None:
     assert "23 clauses" in out
 
 
+def _leaf_commands(group: Any, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    found = []
+    for name, command in group.commands.items():
+        if hasattr(command, "commands"):
+            found += _leaf_commands(command, (*prefix, name))
+        else:
+            found.append((*prefix, name))
+    return found
+
+
 def test_every_command_has_help_with_an_example() -> None:
-    group = get_command(app)
-    commands = group.commands  # type: ignore[attr-defined]
-    assert {"evaluate", "explain", "clauses", "schema", "check"} <= set(commands)
-    for name in commands:
-        code, out, _ = run(name, "--help")
-        assert code == 0, name
-        assert "示例 / Example:" in out, name
+    commands = _leaf_commands(get_command(app))
+    names = {" ".join(c) for c in commands}
+    assert {
+        "evaluate",
+        "explain",
+        "clauses",
+        "schema",
+        "check",
+        "db upgrade",
+        "apply",
+        "review verify",
+        "plan approve",
+        "audit verify",
+    } <= names
+    for command in commands:
+        code, out, _ = run(*command, "--help")
+        assert code == 0, command
+        assert "示例 / Example:" in out, command
