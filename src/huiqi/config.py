@@ -19,6 +19,13 @@ class Settings(BaseSettings):
     database_url: str = Field(default="sqlite:///var/huiqi.sqlite3")
     #: Working days a public notice (公示) runs by default.
     notice_days: int = Field(default=5, ge=1, le=60)
+    #: Where attachments are kept (outside any served folder), by content hash.
+    data_dir: Path = Field(default=Path("var"))
+    #: The largest attachment accepted, in bytes.
+    max_upload_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    #: Address and port of ``huiqi serve``.
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
 
     @field_validator("database_url")
     @classmethod

@@ -48,6 +48,7 @@ def register(app: typer.Typer) -> None:
     app.add_typer(plan_app, name="plan")
     app.add_typer(audit_app, name="audit")
     app.command("demo")(demo)
+    app.command("serve")(serve)
 
 
 def _services() -> Services:
@@ -127,6 +128,31 @@ def org_add(
             platform_connected=connected,
         )
     out().print(f"{view.id} {view.credit_code} {view.name} · {view.division}", markup=False)
+
+
+@user_app.command("password")
+def user_password(
+    username: Annotated[str, typer.Argument(help="用户名 / username")],
+    password: Annotated[
+        str,
+        typer.Option(
+            prompt=True,
+            hide_input=True,
+            confirmation_prompt=True,
+            help="新密码（至少10位） / new password",
+        ),
+    ],
+    lang: LangOpt = Lang.zh,
+) -> None:
+    """在服务器上为用户设置密码（Argon2 存储）。 Set a user's password on the server.
+
+    示例 / Example:  huiqi user password rui
+    """
+    from huiqi.service import auth
+
+    with refuse_bad_input(lang):
+        auth.set_password(_services(), None, username, password)
+    out().print(f"{username}: 密码已设置 / password set", markup=False)
 
 
 @user_app.command("add")
@@ -747,4 +773,30 @@ def demo(
         "用户 / users: admin rui dai fang ou shi shen alice charlie pan xie jia zi yong yi"
         "（命令行用 --as 指定 / pick one with --as）",
         markup=False,
+    )
+    console.print(
+        f"网页登录密码（仅演示） / demo password: {demo_data.DEMO_PASSWORD}", markup=False
+    )
+
+
+def serve(
+    host: Annotated[str | None, typer.Option(help="监听地址 / address")] = None,
+    port: Annotated[int | None, typer.Option(help="端口 / port")] = None,
+    workers: Annotated[int, typer.Option(help="进程数 / worker processes")] = 1,
+) -> None:
+    """启动 HTTP 服务（默认 SQLite）。 Serve the API over HTTP.
+
+    示例 / Example:  huiqi serve --port 8000
+    """
+    import uvicorn
+
+    settings = get_settings()
+    _services()  # migrate a new SQLite database before the first request
+    uvicorn.run(
+        "huiqi.web.asgi:app",
+        host=host or settings.host,
+        port=port or settings.port,
+        workers=workers,
+        proxy_headers=True,
+        log_level="info",
     )

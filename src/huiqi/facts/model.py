@@ -12,7 +12,7 @@ from datetime import date
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from huiqi.facts.types import Area, Count, CreditCode, Flag, ItemId, Money, Year, Years
 
@@ -29,6 +29,13 @@ class _Facts(BaseModel):
     model_config = ConfigDict(
         extra="forbid", frozen=True, use_enum_values=False, validate_default=True
     )
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("NUL characters are not allowed / 不允许包含空字符")
+        return value
 
 
 class ApplicantKind(StrEnum):

@@ -33,14 +33,15 @@ def _checked_code(value: str) -> str:
     return credit_code.validate(value)
 
 
-#: Money in yuan (CNY) or US dollars: ≥ 0, at most two decimals, never a float.
-Money = Annotated[Decimal, BeforeValidator(_exact_number), Field(ge=0, decimal_places=2)]
+#: Money in yuan (CNY) or US dollars: ≥ 0, at most two decimals, never a float, and below
+#: ten trillion so every amount in fen fits the database's BIGINT.
+Money = Annotated[Decimal, BeforeValidator(_exact_number), Field(ge=0, le=10**13, decimal_places=2)]
 #: An area in square metres: ≥ 0, at most two decimals.
-Area = Annotated[Decimal, BeforeValidator(_exact_number), Field(ge=0, decimal_places=2)]
+Area = Annotated[Decimal, BeforeValidator(_exact_number), Field(ge=0, le=10**9, decimal_places=2)]
 #: A duration in years: ≥ 0, at most two decimals.
-Years = Annotated[Decimal, BeforeValidator(_exact_number), Field(ge=0, decimal_places=2)]
+Years = Annotated[Decimal, BeforeValidator(_exact_number), Field(ge=0, le=100, decimal_places=2)]
 #: A whole count: ≥ 0, a true integer.
-Count = Annotated[int, Strict(), Field(ge=0)]
+Count = Annotated[int, Strict(), Field(ge=0, le=10**12)]
 #: A yes/no fact: only true or false, never "yes" or 1.
 Flag = Annotated[bool, Strict()]
 #: A unified social credit code with its check character verified.

@@ -591,11 +591,23 @@ def get(svc: Services, actor: Actor, app_id: int) -> ApplicationView:
 
 
 def list_for(
-    svc: Services, actor: Actor, *, year: int | None = None, state: str | None = None
+    svc: Services,
+    actor: Actor,
+    *,
+    year: int | None = None,
+    state: str | None = None,
+    clause: str | None = None,
+    division: str | None = None,
+    limit: int = 200,
+    offset: int = 0,
 ) -> list[ApplicationView]:
     """Applications the actor may see: its own organisation's, or all for staff."""
     with svc.reading() as s:
-        query = select(Application).order_by(Application.id)
+        query = (
+            select(Application, Organisation)
+            .join(Organisation, Organisation.id == Application.org_id)
+            .order_by(Application.id)
+        )
         if actor.has(Role.APPLICANT) and not actor.roles - {Role.APPLICANT}:
             query = query.where(Application.org_id == actor.org_id)
         elif actor.roles == {Role.ADMIN}:
@@ -603,7 +615,19 @@ def list_for(
         if year is not None:
             query = query.where(Application.award_year == year)
         if state is not None:
-            query = query.where(Application.state == AppState(state))
-        apps = s.scalars(query).all()
-        orgs = {o.id: o for o in s.scalars(select(Organisation))}
-        return [view(a, orgs[a.org_id]) for a in apps]
+            try:
+                query = query.where(Application.state == AppState(state))
+            except ValueError:
+                allowed = ", ".join(a.value for a in AppState)
+                raise Invalid(
+                    "状态有误",
+                    "unknown state",
+                    [Problem("state", state, f"可选：{allowed}", f"one of: {allowed}")],
+                ) from None
+        if division is not None:
+            query = query.where(Organisation.division == division)
+        rows = s.execute(query).all()
+        views = [view(app, org) for app, org in rows]
+        if clause is not None:
+            views = [v for v in views if clause in v.clauses]
+        return views[max(0, offset) : max(0, offset) + max(1, min(limit, 500))]

@@ -18,7 +18,7 @@ from huiqi.credit_code import complete
 from huiqi.db.tables import User
 from huiqi.fulfilment.decisions import LineDecision
 from huiqi.fulfilment.roles import Role
-from huiqi.service import applications, orgs, plans, registry
+from huiqi.service import applications, auth, orgs, plans, registry
 from huiqi.service.actors import Actor, load_actor
 from huiqi.service.errors import Conflict
 from huiqi.service.uow import Services
@@ -159,6 +159,11 @@ def _approve_all(
     return decisions
 
 
+#: Every demo user signs in with this password (a demo only; set real ones with
+#: ``huiqi user password``).
+DEMO_PASSWORD = "huiqi-demo-2025"
+
+
 def load(svc: Services, today: date) -> dict[str, int]:
     """Fill an empty database with the demo; returns a few ids a newcomer may want."""
     clock = DemoClock()
@@ -169,7 +174,15 @@ def load(svc: Services, today: date) -> dict[str, int]:
                 "数据库已有数据；演示数据只装入空库（可用 --reset）",
                 "the database is not empty; the demo loads into an empty one (--reset)",
             )
-    orgs.add_user(svc, None, username="admin", display_name=STAFF["admin"][0], roles=[Role.ADMIN])
+    password = auth.hash_password(DEMO_PASSWORD)
+    orgs.add_user(
+        svc,
+        None,
+        username="admin",
+        display_name=STAFF["admin"][0],
+        roles=[Role.ADMIN],
+        password_hash=password,
+    )
     who: dict[str, Actor] = {}
     with svc.reading() as s:
         who["admin"] = load_actor(s, "admin")
@@ -186,7 +199,14 @@ def load(svc: Services, today: date) -> dict[str, int]:
         )
     for name, (display, roles) in STAFF.items():
         if name != "admin":
-            orgs.add_user(svc, who["admin"], username=name, display_name=display, roles=roles)
+            orgs.add_user(
+                svc,
+                who["admin"],
+                username=name,
+                display_name=display,
+                roles=roles,
+                password_hash=password,
+            )
     for org in ORGS:
         orgs.add_user(
             svc,
@@ -195,6 +215,7 @@ def load(svc: Services, today: date) -> dict[str, int]:
             display_name=f"{org.name}经办人",
             roles=[Role.APPLICANT],
             org_code=org.code,
+            password_hash=password,
         )
     with svc.reading() as s:
         for name in [*STAFF, *(o.user for o in ORGS)]:

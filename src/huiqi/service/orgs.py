@@ -29,7 +29,7 @@ class OrgView:
     platform_connected: bool
 
 
-def _view(org: Organisation) -> OrgView:
+def view_org(org: Organisation) -> OrgView:
     return OrgView(
         org.id,
         org.credit_code,
@@ -96,9 +96,9 @@ def add_org(
             action="org.add",
             object_type="organisation",
             object_id=org.id,
-            after=_view(org).__dict__,
+            after=view_org(org).__dict__,
         )
-        return _view(org)
+        return view_org(org)
 
 
 def get_org(svc: Services, code: str) -> OrgView:
@@ -106,7 +106,7 @@ def get_org(svc: Services, code: str) -> OrgView:
         org = s.scalar(select(Organisation).where(Organisation.credit_code == code))
         if org is None:
             raise NotFound(f"未登记的单位 {code}", f"no organisation {code}")
-        return _view(org)
+        return view_org(org)
 
 
 def add_user(

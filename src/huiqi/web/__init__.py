@@ -1,0 +1,1 @@
+"""HTTP: a thin FastAPI layer over the service layer (see :func:`huiqi.web.app.create_app`)."""

@@ -1,0 +1,67 @@
+"""The ASGI application: ``create_app()`` builds it; nothing is created at import time."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+
+from huiqi import __version__
+from huiqi.config import Settings, get_settings
+from huiqi.facts.model import Facts
+from huiqi.service.bootstrap import build_services
+from huiqi.service.uow import Services
+from huiqi.web import problems
+from huiqi.web.routes import applications, auth, orgs, plans, public, records
+
+API = "/api/v1"
+
+
+def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
+    """The service over HTTP. The API's interactive docs need a CDN, so only the OpenAPI
+    document itself is served (``/api/openapi.json``): government intranets are offline."""
+    settings = settings or get_settings()
+    app = FastAPI(
+        title="惠企 huiqi API",
+        version=__version__,
+        description="郴政办发〔2021〕3号：政策计算、申报、审核、分配方案、公示、审批与拨付。"
+        "Errors are RFC 9457 problem details in Chinese and English.",
+        openapi_url="/api/openapi.json",
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.services = services or build_services(settings)
+    problems.install(app)
+    for module in (public, auth, orgs, applications, plans, records):
+        app.include_router(module.router, prefix=API)
+
+    @app.middleware("http")
+    async def _guard(request: Request, call_next):  # type: ignore[no-untyped-def]
+        # A NUL in the path or query cannot reach the database (PostgreSQL refuses it).
+        if "%00" in str(request.url) or "\x00" in request.url.path:
+            return problems.problem(
+                request,
+                422,
+                "请求中不允许包含空字符",
+                "NUL characters are not allowed in the request",
+            )
+        response = await call_next(request)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        return response
+
+    original = app.openapi
+
+    def openapi() -> dict:  # type: ignore[type-arg]
+        if app.openapi_schema is None:
+            schema = original()
+            facts = Facts.model_json_schema(ref_template="#/components/schemas/{model}")
+            definitions = facts.pop("$defs", {})
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            components.update(definitions)
+            components["Facts"] = facts
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app

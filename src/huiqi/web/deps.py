@@ -1,0 +1,72 @@
+"""Dependencies that make route signatures read well: the services, who is asking, CSRF."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from huiqi.config import Settings
+from huiqi.service import auth
+from huiqi.service.actors import Actor
+from huiqi.service.auth import NotSignedIn
+from huiqi.service.errors import Forbidden
+from huiqi.service.uow import Services
+
+SESSION_COOKIE = "huiqi_session"
+CSRF_HEADER = "x-csrf-token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def get_services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+Svc = Annotated[Services, Depends(get_services)]
+Config = Annotated[Settings, Depends(get_settings)]
+
+
+async def optional_actor(request: Request, svc: Svc) -> Actor | None:
+    """Who is asking: a bearer token, or a session cookie (then CSRF is checked)."""
+    header = request.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        actor = auth.token_actor(svc, header[7:].strip())
+        if actor is None:
+            raise NotSignedIn("令牌无效或已撤销", "the token is invalid or revoked")
+        return actor
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if not cookie:
+        return None
+    found = auth.session(svc, cookie)
+    if found is None:
+        return None
+    actor, csrf = found
+    if request.method not in SAFE_METHODS:
+        sent = request.headers.get(CSRF_HEADER, "")
+        if not sent and request.headers.get("content-type", "").startswith(
+            ("application/x-www-form-urlencoded", "multipart/form-data")
+        ):
+            form = await request.form()
+            value = form.get("csrf_token")
+            sent = value if isinstance(value, str) else ""
+        if not hmac.compare_digest(sent, csrf):
+            raise Forbidden("缺少或错误的 CSRF 令牌", "missing or wrong CSRF token")
+    request.state.csrf_token = csrf
+    return actor
+
+
+async def required_actor(actor: Annotated[Actor | None, Depends(optional_actor)]) -> Actor:
+    if actor is None:
+        raise NotSignedIn("请先登录", "sign in first")
+    return actor
+
+
+MaybeUser = Annotated[Actor | None, Depends(optional_actor)]
+User = Annotated[Actor, Depends(required_actor)]

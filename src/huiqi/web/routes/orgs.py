@@ -1,0 +1,76 @@
+"""Organisations and users."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from pydantic import Field
+
+from huiqi.fulfilment.roles import Role
+from huiqi.service import auth, orgs, queries
+from huiqi.service.orgs import OrgView
+from huiqi.web.deps import Svc, User
+from huiqi.web.types import Body, LimitQ, OffsetQ
+
+router = APIRouter(tags=["organisations 单位与用户"])
+
+
+class NewOrg(Body):
+    credit_code: str = Field(min_length=1, max_length=18)
+    name: str = Field(min_length=1, max_length=200)
+    kind: str = Field(min_length=1, max_length=32)
+    division: str = Field(min_length=1, max_length=100)
+    platform_filed: bool = False
+    platform_connected: bool = False
+
+
+@router.get("/organisations", summary="单位列表 / organisations")
+def list_orgs(
+    svc: Svc,
+    actor: User,
+    division: Annotated[str | None, Query(max_length=100)] = None,
+    kind: Annotated[str | None, Query(max_length=32)] = None,
+    limit: LimitQ = 50,
+    offset: OffsetQ = 0,
+) -> list[OrgView]:
+    return queries.organisations(
+        svc, actor, division=division, kind=kind, page=queries.Page(limit, offset)
+    )
+
+
+@router.post("/organisations", summary="登记单位 / register an organisation", status_code=201)
+def add_org(body: NewOrg, svc: Svc, actor: User) -> OrgView:
+    return orgs.add_org(
+        svc,
+        actor,
+        code=body.credit_code,
+        name=body.name,
+        kind=body.kind,
+        division=body.division,
+        platform_filed=body.platform_filed,
+        platform_connected=body.platform_connected,
+    )
+
+
+class NewUser(Body):
+    username: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+    display_name: str = Field(min_length=1, max_length=100)
+    roles: list[Role] = Field(min_length=1, max_length=8)
+    org_code: str | None = Field(default=None, max_length=18)
+    password: str | None = Field(default=None, min_length=10, max_length=200)
+
+
+@router.post("/users", summary="创建用户（管理员） / create a user (admin)", status_code=201)
+def add_user(body: NewUser, svc: Svc, actor: User) -> dict[str, int]:
+    digest = auth.hash_password(body.password) if body.password else None
+    user_id = orgs.add_user(
+        svc,
+        actor,
+        username=body.username,
+        display_name=body.display_name,
+        roles=body.roles,
+        org_code=body.org_code,
+        password_hash=digest,
+    )
+    return {"id": user_id}

@@ -1,0 +1,111 @@
+"""No account needed: the public policy calculator, the clauses, the facts schema."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from decimal import Decimal
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+
+from huiqi.engine import clause_sort_key, evaluate
+from huiqi.engine.context import param_value
+from huiqi.engine.render import explain_clause
+from huiqi.errors import InputError, Problem
+from huiqi.facts import facts_json_schema, parse_facts
+from huiqi.service.errors import NotFound
+from huiqi.web.deps import Svc
+from huiqi.web.types import YearQ, has_nul
+
+router = APIRouter(tags=["public 公开"])
+
+Lang = Annotated[str, Query(pattern="^(zh|en)$", description="zh 或 en")]
+Year = YearQ
+
+
+async def _json_body(request: Request) -> Any:
+    """The body as JSON with exact decimals (money is never a binary float)."""
+    raw = await request.body()
+    try:
+        data = json.loads(raw or b"null", parse_float=Decimal)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise InputError(
+            [Problem("body", None, f"JSON 格式错误：{exc}", f"invalid JSON: {exc}")]
+        ) from None
+    if has_nul(data):
+        raise InputError([Problem("body", None, "不允许包含空字符", "NUL characters not allowed")])
+    return data
+
+
+@router.get("/health", summary="健康检查 / health")
+def health(svc: Svc) -> dict[str, str]:
+    return {"status": "ok", "policy": svc.package.id, "version": svc.package.version}
+
+
+@router.post(
+    "/evaluate",
+    summary="政策计算器：评估一个主体一个年度 / the public calculator",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Facts"}}},
+        }
+    },
+)
+async def evaluate_facts(
+    request: Request, svc: Svc, year: Year = None, lang: Lang = "zh"
+) -> dict[str, Any]:
+    """Evaluate facts (schema ``Facts``) against every clause; nothing is stored."""
+    facts = parse_facts(await _json_body(request))
+    result = evaluate(svc.package, facts, year)
+    data = result.as_dict()
+    for clause, row in zip(result.clauses, data["clauses"], strict=True):
+        row["explanation_text"] = explain_clause(clause, lang)
+    return data
+
+
+@router.get("/clauses", summary="全部条款 / every clause")
+def clauses(svc: Svc, year: Year = None) -> list[dict[str, Any]]:
+    package = svc.package
+    on = date(year or package.policy.validity.last_award_year, 12, 31)
+    return [
+        {
+            **package.clauses[cid].model_dump(mode="json", by_alias=True, exclude_none=True),
+            "kind": package.clauses[cid].kind.value,
+            "in_force": {
+                n: str(param_value(p, on)) for n, p in package.clauses[cid].parameters.items()
+            },
+        }
+        for cid in sorted(package.clauses, key=clause_sort_key)
+    ]
+
+
+@router.get("/clauses/{clause_id}", summary="一个条款 / one clause")
+def clause(clause_id: str, svc: Svc) -> dict[str, Any]:
+    found = svc.package.clauses.get(clause_id)
+    if found is None:
+        raise NotFound(f"没有第{clause_id}条", f"no clause {clause_id}")
+    return {
+        **found.model_dump(mode="json", by_alias=True, exclude_none=True),
+        "kind": found.kind.value,
+    }
+
+
+@router.get("/policy", summary="政策包版本与开关 / policy package")
+def policy(svc: Svc) -> dict[str, Any]:
+    package = svc.package
+    return {
+        "id": package.id,
+        "document_no": package.policy.document_no,
+        "title": package.policy.title.both,
+        "version": package.version,
+        "sha256": package.sha256,
+        "validity": package.policy.validity.model_dump(mode="json"),
+        "switches": {n: package.switch(n) for n in package.policy.switches},
+    }
+
+
+@router.get("/schema/facts", summary="输入事实的 JSON Schema / facts schema")
+def schema() -> dict[str, Any]:
+    return facts_json_schema()

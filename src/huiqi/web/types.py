@@ -1,0 +1,45 @@
+"""Request field types that keep every value within what the database can hold.
+
+Ids fit a 32-bit integer, amounts a BIGINT, text the column it goes to, and no text
+carries a NUL character (PostgreSQL refuses it): such input is a 422, never a 500.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Path, Query
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+MAX_ID = 2_147_483_647
+MAX_FEN = 10**15
+
+Id = Annotated[int, Path(ge=1, le=MAX_ID)]
+YearQ = Annotated[int | None, Query(ge=1900, le=2200, description="奖补年度 / award year")]
+LimitQ = Annotated[int, Query(ge=1, le=500, description="每页条数 / page size")]
+OffsetQ = Annotated[int, Query(ge=0, le=MAX_ID, description="跳过条数 / offset")]
+Fen = Annotated[int, Field(ge=0, le=MAX_FEN, description="金额（分） / amount in fen")]
+
+
+def has_nul(value: Any) -> bool:
+    """Does any text inside ``value`` (nested dicts and lists too) carry a NUL?"""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(has_nul(k) or has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(has_nul(v) for v in value)
+    return False
+
+
+class Body(BaseModel):
+    """A request body: unknown fields refused, no NUL characters anywhere."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        if has_nul(value):
+            raise ValueError("NUL characters are not allowed / 不允许包含空字符")
+        return value
