@@ -997,3 +997,27 @@ def set_budget(svc: Services, actor: Actor, *, division: str, year: int, amount_
             before=before,
             after={"amount_fen": amount_fen},
         )
+
+
+def public_notice(svc: Services, plan_id: int) -> PlanView | None:
+    """A plan as the public sees it once its notice has opened (None before that)."""
+    with svc.reading() as s:
+        plan = s.get(AllocationPlan, plan_id)
+        if plan is None or plan.notice_start is None or plan.state in (
+            PlanState.DRAFT,
+            PlanState.RETURNED,
+        ):
+            return None
+        return _view(s, plan)
+
+
+def open_notices(svc: Services) -> list[PlanView]:
+    """Plans under public notice today, for the home page."""
+    today = svc.clock().date()
+    with svc.reading() as s:
+        rows = s.scalars(
+            select(AllocationPlan)
+            .where(AllocationPlan.state == PlanState.NOTICE)
+            .order_by(AllocationPlan.id)
+        ).all()
+        return [_view(s, p) for p in rows if p.notice_end is None or today <= p.notice_end]

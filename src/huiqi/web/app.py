@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from fastapi import FastAPI, Request
+from fastapi.staticfiles import StaticFiles
 
 from huiqi import __version__
 from huiqi.config import Settings, get_settings
@@ -10,6 +13,7 @@ from huiqi.facts.model import Facts
 from huiqi.service.bootstrap import build_services
 from huiqi.service.uow import Services
 from huiqi.web import problems
+from huiqi.web.pages import page_routers
 from huiqi.web.routes import applications, auth, orgs, plans, public, records
 
 API = "/api/v1"
@@ -33,6 +37,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     problems.install(app)
     for module in (public, auth, orgs, applications, plans, records):
         app.include_router(module.router, prefix=API)
+    app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
+    for router in page_routers():
+        app.include_router(router)
 
     @app.middleware("http")
     async def _guard(request: Request, call_next):  # type: ignore[no-untyped-def]

@@ -13,7 +13,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
 from huiqi.errors import InputError, Problem
@@ -102,16 +102,16 @@ _PYDANTIC_ZH = {
 
 def install(app: FastAPI) -> None:
     @app.exception_handler(ServiceError)
-    async def _service(request: Request, exc: ServiceError) -> JSONResponse:
+    async def _service(request: Request, exc: ServiceError) -> Response:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
         return problem(request, exc.status, exc.zh, exc.en, exc.problems, headers)
 
     @app.exception_handler(InputError)
-    async def _input(request: Request, exc: InputError) -> JSONResponse:
+    async def _input(request: Request, exc: InputError) -> Response:
         return problem(request, 422, "输入有误", "bad input", exc.problems)
 
     @app.exception_handler(PackageError)
-    async def _package(request: Request, exc: PackageError) -> JSONResponse:
+    async def _package(request: Request, exc: PackageError) -> Response:
         log.error("policy package refused: %s", exc)
         return problem(
             request,
@@ -121,7 +121,7 @@ def install(app: FastAPI) -> None:
         )
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
         errors = []
         for err in exc.errors():
             loc = tuple(err.get("loc", ()))
@@ -136,12 +136,12 @@ def install(app: FastAPI) -> None:
         return problem(request, 422, "请求内容有误", "the request is not valid", errors)
 
     @app.exception_handler(HTTPException)
-    async def _http(request: Request, exc: HTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: HTTPException) -> Response:
         zh, en = _TITLES.get(exc.status_code, (str(exc.detail), str(exc.detail)))
         return problem(request, exc.status_code, zh, en, headers=getattr(exc, "headers", None))
 
     @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    async def _unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unexpected error on %s %s", request.method, request.url.path)
         return problem(
             request, 500, "服务器内部错误，已记录，请稍后再试", "internal error; it has been logged"

@@ -1,0 +1,176 @@
+"""Pages anyone may see: home, sign-in, the language switch, public notices."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from huiqi.service import auth, plans
+from huiqi.service.auth import NotSignedIn, TooManyAttempts
+from huiqi.service.errors import NotFound
+from huiqi.web.deps import SESSION_COOKIE, get_services
+from huiqi.web.pages.common import (
+    LANG_COOKIE,
+    LOGIN_COOKIE,
+    new_login_token,
+    page_user,
+    redirect,
+    render,
+)
+from huiqi.web.types import Id
+
+router = APIRouter(include_in_schema=False)
+
+
+def _safe_next(value: str | None) -> str:
+    """Only a local path may follow sign-in (no open redirect)."""
+    if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
+        return value
+    return "/"
+
+
+@router.get("/", response_class=HTMLResponse)
+def home(request: Request) -> HTMLResponse:
+    return render(request, "home.html", notices=plans.open_notices(get_services(request)))
+
+
+@router.post("/lang/{lang}")
+def switch_language(
+    lang: str, request: Request, next: Annotated[str, Form()] = "/"
+) -> RedirectResponse:
+    response = redirect(_safe_next(next))
+    if lang in ("zh", "en"):
+        response.set_cookie(
+            LANG_COOKIE,
+            lang,
+            max_age=365 * 24 * 3600,
+            samesite="lax",
+            httponly=True,
+            secure=request.url.scheme == "https",
+        )
+    return response
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_form(request: Request, next: str = "/") -> HTMLResponse:
+    token = new_login_token()
+    response = render(request, "login.html", login_token=token, next=_safe_next(next))
+    response.set_cookie(
+        LOGIN_COOKIE,
+        token,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        max_age=1800,
+    )
+    return response
+
+
+@router.post("/login", response_model=None)
+def login(
+    request: Request,
+    username: Annotated[str, Form(max_length=64)],
+    password: Annotated[str, Form(max_length=200)],
+    login_token: Annotated[str, Form(max_length=64)] = "",
+    next: Annotated[str, Form(max_length=500)] = "/",
+) -> Response:
+    expected = request.cookies.get(LOGIN_COOKIE, "")
+    if not expected or not hmac.compare_digest(expected, login_token):
+        return render(
+            request,
+            "login.html",
+            status=400,
+            error="login.expired",
+            login_token=new_login_token(),
+            next=_safe_next(next),
+        )
+    address = request.client.host if request.client else "unknown"
+    try:
+        signed = auth.login(get_services(request), username, password, address)
+    except (NotSignedIn, TooManyAttempts) as exc:
+        key = "login.throttled" if isinstance(exc, TooManyAttempts) else "login.failed"
+        token = new_login_token()
+        response = render(
+            request,
+            "login.html",
+            status=exc.status,
+            error=key,
+            login_token=token,
+            next=_safe_next(next),
+            username=username,
+        )
+        response.set_cookie(
+            LOGIN_COOKIE,
+            token,
+            httponly=True,
+            samesite="strict",
+            secure=request.url.scheme == "https",
+            max_age=1800,
+        )
+        return response
+    target = _safe_next(next)
+    if target == "/":
+        target = "/portal" if signed.actor.org_id else "/console"
+    done = redirect(target)
+    done.set_cookie(
+        SESSION_COOKIE,
+        signed.token,
+        httponly=True,
+        samesite="lax",
+        path="/",
+        secure=request.url.scheme == "https",
+        max_age=auth.SESSION_HOURS * 3600,
+    )
+    done.delete_cookie(LOGIN_COOKIE)
+    return done
+
+
+@router.post("/logout")
+def logout(
+    request: Request, csrf_token: Annotated[str, Form(max_length=64)] = ""
+) -> RedirectResponse:
+    user, csrf = page_user(request)
+    token = request.cookies.get(SESSION_COOKIE)
+    if user and token and csrf and hmac.compare_digest(csrf, csrf_token):
+        auth.logout(get_services(request), token)
+    response = redirect("/", "signed_out")
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@router.get("/notices/{plan_id}", response_class=HTMLResponse)
+def notice(plan_id: Id, request: Request) -> HTMLResponse:
+    """The public notice (公示) of a plan: beneficiaries, items, amounts, period, how to object."""
+    svc = get_services(request)
+    view = plans.public_notice(svc, plan_id)
+    if view is None:
+        raise NotFound("该方案未在公示", "this plan is not published")
+    today = svc.clock().date()
+    is_open = view.state == "notice" and (view.notice_end is None or today <= view.notice_end)
+    titles = {cid: c.title.both for cid, c in svc.package.clauses.items()}
+    return render(request, "notice.html", plan=view, open=is_open, clause_titles=titles)
+
+
+@router.post("/notices/{plan_id}/objections")
+def object_to(
+    plan_id: Id,
+    request: Request,
+    submitted_by: Annotated[str, Form(max_length=100)],
+    text: Annotated[str, Form(max_length=5000)],
+    contact: Annotated[str, Form(max_length=100)] = "",
+    item_id: Annotated[str, Form(max_length=12)] = "",
+) -> RedirectResponse:
+    """Anyone may object during the notice (no account)."""
+    item = int(item_id) if item_id.isdigit() and 0 < int(item_id) < 2**31 else None
+    plans.object_to(
+        get_services(request),
+        plan_id,
+        submitted_by=submitted_by,
+        text=text,
+        contact=contact or None,
+        item_id=item,
+    )
+    return redirect(f"/notices/{plan_id}", "objection")
