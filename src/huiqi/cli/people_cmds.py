@@ -1,0 +1,184 @@
+"""Organisations, users, the audit trail, the demo and the server."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+import typer
+
+from huiqi.cli.common import AsOpt, Lang, LangOpt, fail, out, refuse_bad_input
+from huiqi.cli.flow_common import acting, services
+from huiqi.config import get_settings
+from huiqi.errors import InputError, Problem
+from huiqi.fulfilment.roles import Role
+from huiqi.service import audit as audit_service
+from huiqi.service import orgs
+
+org_app = typer.Typer(help="单位。 Organisations.", no_args_is_help=True)
+user_app = typer.Typer(help="用户与角色。 Users and roles.", no_args_is_help=True)
+audit_app = typer.Typer(help="审计追踪。 The audit trail.", no_args_is_help=True)
+
+# -- organisations and users ----------------------------------------------------------
+
+
+@org_app.command("add")
+def org_add(
+    code: Annotated[str, typer.Argument(help="统一社会信用代码 / credit code")],
+    name: Annotated[str, typer.Argument(help="单位名称 / name")],
+    kind: Annotated[str, typer.Option(help="cbec_enterprise, service_enterprise, park, …")],
+    division: Annotated[str, typer.Option(help="税收申报缴纳地 / tax-filing county or zone")],
+    as_user: AsOpt,
+    filed: Annotated[bool, typer.Option(help="已在线上综合服务平台备案 / filed")] = False,
+    connected: Annotated[bool, typer.Option(help="已与平台对接 / connected")] = False,
+    lang: LangOpt = Lang.zh,
+) -> None:
+    """登记单位。 Register an organisation.
+
+    示例 / Example:  huiqi org add 91431000MA4T123451 郴州甲公司 --kind cbec_enterprise --division 北湖区 --as admin
+    """
+    with refuse_bad_input(lang):
+        svc = services()
+        view = orgs.add_org(
+            svc,
+            acting(svc, as_user),
+            code=code,
+            name=name,
+            kind=kind,
+            division=division,
+            platform_filed=filed,
+            platform_connected=connected,
+        )
+    out().print(f"{view.id} {view.credit_code} {view.name} · {view.division}", markup=False)
+
+
+@user_app.command("password")
+def user_password(
+    username: Annotated[str, typer.Argument(help="用户名 / username")],
+    password: Annotated[
+        str,
+        typer.Option(
+            prompt=True,
+            hide_input=True,
+            confirmation_prompt=True,
+            help="新密码（至少10位） / new password",
+        ),
+    ],
+    lang: LangOpt = Lang.zh,
+) -> None:
+    """在服务器上为用户设置密码（Argon2 存储）。 Set a user's password on the server.
+
+    示例 / Example:  huiqi user password rui
+    """
+    from huiqi.service import auth
+
+    with refuse_bad_input(lang):
+        auth.set_password(services(), None, username, password)
+    out().print(f"{username}: 密码已设置 / password set", markup=False)
+
+
+@user_app.command("add")
+def user_add(
+    username: Annotated[str, typer.Argument(help="用户名 / username")],
+    role: Annotated[list[str], typer.Option("--role", help=", ".join(r.value for r in Role))],
+    name: Annotated[str | None, typer.Option(help="姓名 / display name")] = None,
+    org: Annotated[str | None, typer.Option(help="申报单位的信用代码 / applicant's org")] = None,
+    as_user: Annotated[
+        str | None, typer.Option("--as", help="管理员；首个用户省略 / admin")
+    ] = None,
+    lang: LangOpt = Lang.zh,
+) -> None:
+    """创建用户并授予角色（首个用户须为管理员）。 Create a user with roles.
+
+    示例 / Example:  huiqi user add rui --role commerce_reviewer --name 芮审核 --as admin
+    """
+    with refuse_bad_input(lang):
+        roles = []
+        for value in role:
+            try:
+                roles.append(Role(value))
+            except ValueError:
+                allowed = ", ".join(r.value for r in Role)
+                raise InputError(
+                    [Problem("--role", value, f"可选：{allowed}", f"one of: {allowed}")]
+                ) from None
+        svc = services()
+        actor = acting(svc, as_user) if as_user else None
+        user_id = orgs.add_user(
+            svc, actor, username=username, display_name=name or username, roles=roles, org_code=org
+        )
+    out().print(f"{user_id} {username} {', '.join(r.value for r in roles)}", markup=False)
+
+
+# -- audit ----------------------------------------------------------------------------
+
+
+@audit_app.command("verify")
+def audit_verify(lang: LangOpt = Lang.zh) -> None:
+    """检查审计记录链是否完整（发现被改动或删除的记录）。 Verify the audit chain.
+
+    示例 / Example:  huiqi audit verify
+    """
+    with refuse_bad_input(lang):
+        svc = services()
+        with svc.reading() as s:
+            count, problems = audit_service.verify(s)
+    if problems:
+        fail([f"审计链被破坏 / audit chain broken ({count})", *problems])
+    out().print(f"审计链完整：{count} 条记录 / audit chain intact: {count} entries", markup=False)
+
+
+def demo(
+    reset: Annotated[
+        bool, typer.Option("--reset", help="先清空数据库 / empty the database first")
+    ] = False,
+    lang: LangOpt = Lang.zh,
+) -> None:
+    """装入演示数据：两个年度、各种状态的申报和方案。 Load the demo data.
+
+    示例 / Example:  huiqi demo --reset && huiqi applications --as rui
+    """
+    from huiqi.db.migrate import reset as reset_database
+    from huiqi.service import demo as demo_data
+
+    with refuse_bad_input(lang):
+        settings = get_settings()
+        if reset:
+            reset_database(settings.database_url)
+        svc = services()
+        ids = demo_data.load(svc, date.today())
+    console = out()
+    console.print("演示数据已装入 / demo loaded:", markup=False)
+    for name, value in ids.items():
+        console.print(f"  {name}: {value}", markup=False)
+    console.print(
+        "用户 / users: admin rui dai fang ou shi shen alice charlie pan xie jia zi yong yi"
+        "（命令行用 --as 指定 / pick one with --as）",
+        markup=False,
+    )
+    console.print(
+        f"网页登录密码（仅演示） / demo password: {demo_data.DEMO_PASSWORD}", markup=False
+    )
+
+
+def serve(
+    host: Annotated[str | None, typer.Option(help="监听地址 / address")] = None,
+    port: Annotated[int | None, typer.Option(help="端口 / port")] = None,
+    workers: Annotated[int, typer.Option(help="进程数 / worker processes")] = 1,
+) -> None:
+    """启动 HTTP 服务（默认 SQLite）。 Serve the API over HTTP.
+
+    示例 / Example:  huiqi serve --port 8000
+    """
+    import uvicorn
+
+    settings = get_settings()
+    services()  # migrate a new SQLite database before the first request
+    uvicorn.run(
+        "huiqi.web.asgi:app",
+        host=host or settings.host,
+        port=port or settings.port,
+        workers=workers,
+        proxy_headers=True,
+        log_level="info",
+    )

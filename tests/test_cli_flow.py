@@ -1,0 +1,126 @@
+"""The whole workflow from the command line, on a fresh SQLite file created on first use."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from huiqi.cli import app
+from huiqi.config import get_settings
+
+ROOT = Path(__file__).parent.parent
+runner = CliRunner()
+
+
+@pytest.fixture
+def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    path = tmp_path / "var" / "huiqi.sqlite3"
+    monkeypatch.setenv("HUIQI_DATABASE_URL", f"sqlite:///{path}")
+    get_settings.cache_clear()
+    yield path
+    get_settings.cache_clear()
+
+
+def ok(*args: str) -> str:
+    result = runner.invoke(app, list(args))
+    assert result.exit_code == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def test_a_newcomer_runs_the_whole_flow_from_the_command_line(database: Path) -> None:
+    ok("user", "add", "admin", "--role", "admin")
+    assert database.is_file()  # created on first use, no set-up
+    ok(
+        "org",
+        "add",
+        "91431000MA4T123451",
+        "郴州湘南优品跨境电商有限公司",
+        "--kind",
+        "cbec_enterprise",
+        "--division",
+        "北湖区",
+        "--filed",
+        "--connected",
+        "--as",
+        "admin",
+    )
+    for name, role in (
+        ("alice", "applicant"),
+        ("rui", "commerce_reviewer"),
+        ("dai", "plan_drafter"),
+        ("fang", "finance_reviewer"),
+        ("ou", "office_reviewer"),
+        ("shi", "city_approver"),
+    ):
+        extra = ["--org", "91431000MA4T123451"] if role == "applicant" else []
+        ok("user", "add", name, "--role", role, *extra, "--as", "admin")
+
+    out = ok(
+        "apply", str(ROOT / "examples/exporter.yaml"), "--clauses", "4.1a,7.1", "--as", "alice"
+    )
+    assert "已提交" in out and "200,000.00元" in out  # 4.1a: 268,500 USD ≥ 20万 → 20万元
+    out = ok("review", "verify", "1", "--reason", "材料齐全", "--as", "rui", "--lang", "en")
+    assert "verified" in out
+    out = ok("plan", "draft", "--year", "2023", "--title", "2023年度分配方案", "--as", "dai")
+    assert "草稿" in out and "210,690.00元" in out  # 20万 + 30% × 52,300 − 5,000 (北湖区)
+    ok("plan", "notice", "1", "--start", "2024-01-02", "--days", "1", "--as", "dai")
+    ok("plan", "close-notice", "1", "--as", "dai")
+    ok("plan", "review", "1", "--approve", "--as", "fang")
+    ok("plan", "review", "1", "--approve", "--as", "ou")
+    out = ok("plan", "approve", "1", "--as", "shi")
+    assert "已批准" in out
+    item_ids = re.findall(r"│ (\d+)\s+│ 郴州", out)
+    for item in item_ids:
+        ok(
+            "plan",
+            "pay",
+            item,
+            "--amount",
+            "0.01",
+            "--paid-on",
+            "2024-02-01",
+            "--reference",
+            f"BH-{item}",
+            "--as",
+            "fang",
+        )
+    out = ok("audit", "verify")
+    assert "审计链完整" in out
+
+
+def test_the_workflow_refuses_the_wrong_role_with_exit_2(database: Path) -> None:
+    ok("user", "add", "admin", "--role", "admin")
+    result = runner.invoke(
+        app,
+        [
+            "org",
+            "add",
+            "91431000MA4T123451",
+            "x",
+            "--kind",
+            "cbec_enterprise",
+            "--division",
+            "北湖区",
+            "--as",
+            "nobody",
+        ],
+    )
+    assert result.exit_code == 2
+    assert "nobody" in result.stderr
+    result = runner.invoke(app, ["user", "add", "x", "--role", "wizard", "--as", "admin"])
+    assert result.exit_code == 2 and "wizard" in result.stderr
+
+
+def test_the_demo_loads_a_year_in_every_state(database: Path) -> None:
+    out = ok("demo")
+    assert "plan_2025" in out
+    listing = ok("applications", "--as", "rui")
+    for state in ("草稿", "已提交", "已退回", "已重新提交", "审核通过", "不予支持"):
+        assert state in listing
+    assert "审计链完整" in ok("audit", "verify")
+    again = runner.invoke(app, ["demo"])
+    assert again.exit_code == 2  # not into a database that has data
