@@ -1,17 +1,21 @@
 # Two commands for a newcomer (see README):
-#   make run   — set up, evaluate the bundled examples, load the demo year into SQLite
-#   make test  — set up, then ruff, mypy and the whole test suite
-# Everything installs from the project's own files: uv is pinned here, packages in uv.lock.
+#   make run   — set up, load the demo into SQLite, serve http://127.0.0.1:8000
+#   make test  — set up, then ruff, mypy and the whole test suite (what CI runs)
+# Everything installs from the project's own files: uv is pinned here, packages in uv.lock,
+# Debian packages listed below (installed when run as root, as on CI).
 
 UV_VERSION := 0.13.8
 PYTHON ?= python3
 TOOLS := .tools
 UV := $(TOOLS)/bin/uv
 VENV := .venv
+# Chromium for the browser tests, a CJK font for PDFs, poppler to read PDFs back in tests,
+# the PostgreSQL client tools for the dump/restore round-trip.
+SYSTEM_PACKAGES := chromium fonts-noto-cjk poppler-utils postgresql-client
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: setup run test lint typecheck pytest bench clean
+.PHONY: setup system-deps run test lint typecheck pytest bench clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -20,15 +24,19 @@ $(UV):
 setup: $(UV)
 	$(UV) sync --locked --python $(PYTHON) --quiet
 
+system-deps:
+	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Debian packages:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	  else echo "please install these Debian packages (as root):$$missing"; exit 1; fi; \
+	fi
+
 run: setup
 	$(VENV)/bin/huiqi check
-	$(VENV)/bin/huiqi evaluate examples/exporter.yaml
-	$(VENV)/bin/huiqi evaluate examples/park.yaml --lang en
-	$(VENV)/bin/huiqi explain examples/exporter.yaml 6.2
 	$(VENV)/bin/huiqi demo --reset
-	$(VENV)/bin/huiqi applications --as rui
-	$(VENV)/bin/huiqi plan show 2 --as fang
-	$(VENV)/bin/huiqi audit verify
+	$(VENV)/bin/huiqi serve
 
 lint: setup
 	$(VENV)/bin/ruff check src tests bench
@@ -37,7 +45,7 @@ lint: setup
 typecheck: setup
 	$(VENV)/bin/mypy
 
-pytest: setup
+pytest: setup system-deps
 	$(VENV)/bin/python -m pytest -q
 
 test: lint typecheck pytest

@@ -18,11 +18,13 @@ from sqlalchemy import (
     DateTime,
     Enum,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -277,7 +279,17 @@ class AllocationPlan(Base):
 
 class PlanItem(Base):
     __tablename__ = "plan_items"
-    __table_args__ = (UniqueConstraint("plan_id", "line_id"),)
+    __table_args__ = (
+        UniqueConstraint("plan_id", "line_id"),
+        # A line is in at most one plan at a time: two drafts racing cannot both take it.
+        Index(
+            "uq_plan_items_line_included",
+            "line_id",
+            unique=True,
+            sqlite_where=text("state = 'included'"),
+            postgresql_where=text("state = 'included'"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     plan_id: Mapped[int] = mapped_column(ForeignKey("allocation_plans.id"))

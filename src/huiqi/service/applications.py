@@ -8,9 +8,11 @@ the policy package's hash it was decided under.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from huiqi.db.tables import (
@@ -349,23 +351,24 @@ def snapshot_policy(s: Session, svc: Services) -> None:
     package = svc.package
     if s.get(PolicySnapshot, package.sha256) is not None:
         return
-    from pathlib import Path
-
     root = Path(package.root)
     files = {
         str(p.relative_to(root)): p.read_text(encoding="utf-8")
         for p in sorted(root.rglob("*"))
         if p.is_file() and p.suffix in (".yaml", ".md") and "tests" not in p.relative_to(root).parts
     }
-    s.add(
-        PolicySnapshot(
-            sha256=package.sha256,
-            policy_id=package.id,
-            version=package.version,
-            files=files,
-            recorded_at=svc.clock(),
-        )
+    snapshot = PolicySnapshot(
+        sha256=package.sha256,
+        policy_id=package.id,
+        version=package.version,
+        files=files,
+        recorded_at=svc.clock(),
     )
+    try:
+        with s.begin_nested():  # another submission may store the same snapshot meanwhile
+            s.add(snapshot)
+    except IntegrityError:
+        pass  # it is there: the same hash is the same content
 
 
 def _submit(svc: Services, actor: Actor, app_id: int, action: AppAction) -> ApplicationView:

@@ -12,7 +12,7 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer, lazyload
 
 from huiqi.db.tables import (
     AllocationPlan,
@@ -158,22 +158,26 @@ def _move(plan: AllocationPlan, action: PlanAction, actor: Actor) -> PlanState:
 
 
 def _lines_for_plan(s: Session, year: int) -> list[tuple[ApplicationLine, Application]]:
-    planned = set(
-        s.scalars(select(PlanItem.line_id).where(PlanItem.state == PlanItemState.INCLUDED))
-    )
+    """Verified, approved lines of the year that no plan holds, in application order; the
+    applications' large JSON columns are not loaded."""
+    planned = select(PlanItem.line_id).where(PlanItem.state == PlanItemState.INCLUDED)
     rows = s.execute(
         select(ApplicationLine, Application)
         .join(Application, Application.id == ApplicationLine.application_id)
+        .options(
+            defer(Application.evaluation), defer(Application.facts), lazyload(Application.lines)
+        )
         .where(
             Application.award_year == year,
             Application.state == AppState.VERIFIED,
             ApplicationLine.decision == LineDecisionState.APPROVED,
             ApplicationLine.decided_fen > 0,
             ApplicationLine.office_state.in_([OfficeState.NOT_NEEDED, OfficeState.APPROVED]),
+            ApplicationLine.id.not_in(planned),
         )
         .order_by(Application.id, ApplicationLine.id)
     ).all()
-    return [(line, app) for line, app in rows if line.id not in planned]
+    return [(line, app) for line, app in rows]
 
 
 RANKINGS = {
@@ -1003,9 +1007,14 @@ def public_notice(svc: Services, plan_id: int) -> PlanView | None:
     """A plan as the public sees it once its notice has opened (None before that)."""
     with svc.reading() as s:
         plan = s.get(AllocationPlan, plan_id)
-        if plan is None or plan.notice_start is None or plan.state in (
-            PlanState.DRAFT,
-            PlanState.RETURNED,
+        if (
+            plan is None
+            or plan.notice_start is None
+            or plan.state
+            in (
+                PlanState.DRAFT,
+                PlanState.RETURNED,
+            )
         ):
             return None
         return _view(s, plan)

@@ -10,9 +10,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
 
 from huiqi.policy import PolicyPackage
+from huiqi.service.errors import Conflict, Invalid
 
 
 def utc_now() -> datetime:
@@ -40,6 +43,19 @@ class Services:
             yield session
             _crash_point("before_commit")
             session.commit()
+        except (IntegrityError, StaleDataError, OperationalError) as exc:
+            # Someone else changed the same records at the same moment (a race the database
+            # caught: a unique key, a version, a deadlock or a busy lock): nothing was written.
+            session.rollback()
+            raise Conflict(
+                "数据刚被其他人修改，本次操作未保存，请刷新后重试",
+                "someone changed these records at the same moment; nothing was saved, try again",
+            ) from exc
+        except DataError as exc:
+            session.rollback()
+            raise Invalid(
+                "数据超出允许范围，未保存", "a value is out of range; nothing was saved"
+            ) from exc
         except BaseException:
             session.rollback()
             raise
