@@ -1,0 +1,112 @@
+"""The audit trail is append-only and tamper-evident: an edited or deleted entry is found."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+
+from huiqi.service import applications
+from huiqi.service import audit as audit_service
+from huiqi.service.uow import Services
+
+from .conftest import ORG_A, Cast
+
+FACTS = {
+    "applicant": {
+        "credit_code": ORG_A,
+        "name": "x",
+        "kind": "cbec_enterprise",
+        "registered_locally": True,
+        "tax_paying_locally": True,
+        "independent_legal_person": True,
+        "in_customs_cbec_statistics": True,
+    },
+    "trade": {"export_usd": "250000"},
+}
+
+
+def some_history(svc: Services, cast: Cast) -> int:
+    draft = applications.create_draft(
+        svc, cast.alice, org_code=ORG_A, year=2022, clauses=["4.1a"], facts=FACTS
+    )
+    applications.submit(svc, cast.alice, draft.id)
+    applications.return_for_correction(svc, cast.rui, draft.id, "请补充出口报关单")
+    with svc.reading() as s:
+        count, problems = audit_service.verify(s)
+    assert problems == []
+    return count
+
+
+def check(svc: Services) -> list[str]:
+    with svc.reading() as s:
+        return audit_service.verify(s)[1]
+
+
+def test_every_change_leaves_a_chained_entry_saying_who_what_and_why(
+    svc: Services, cast: Cast
+) -> None:
+    some_history(svc, cast)
+    with svc.reading() as s:
+        entries = s.execute(
+            text("SELECT actor, action, reason FROM audit_log ORDER BY seq DESC LIMIT 3")
+        ).all()
+    assert [tuple(e) for e in entries] == [
+        ("rui", "application.return", "请补充出口报关单"),
+        ("alice", "application.submit", None),
+        ("alice", "application.create", None),
+    ]
+
+
+def test_an_edited_entry_no_longer_matches_its_hash(svc: Services, cast: Cast) -> None:
+    count = some_history(svc, cast)
+    with svc.engine.begin() as conn:
+        conn.execute(text("UPDATE audit_log SET reason = '无需补充' WHERE seq = :s"), {"s": count})
+    problems = check(svc)
+    assert any(f"#{count}" in p and "edited" in p for p in problems)
+
+
+def test_a_deleted_entry_shows_as_a_gap_and_a_broken_link(svc: Services, cast: Cast) -> None:
+    count = some_history(svc, cast)
+    middle = count // 2
+    with svc.engine.begin() as conn:
+        conn.execute(text("DELETE FROM audit_log WHERE seq = :s"), {"s": middle})
+    problems = check(svc)
+    assert any(f"#{middle}" in p and "missing" in p for p in problems)
+    assert any(f"#{middle + 1}" in p and "broken" in p for p in problems)
+
+
+def test_a_forged_entry_with_a_recomputed_hash_still_breaks_the_next_link(
+    svc: Services, cast: Cast
+) -> None:
+    count = some_history(svc, cast)
+    target = count - 1
+    with svc.engine.begin() as conn:
+        conn.execute(
+            text("UPDATE audit_log SET actor = 'mallory', hash = :h WHERE seq = :s"),
+            {"h": "f" * 64, "s": target},
+        )
+    problems = check(svc)
+    assert any(f"#{count}" in p and "broken" in p for p in problems)
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_the_command_line_check_fails_loudly_on_a_broken_chain(
+    svc: Services, cast: Cast, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from huiqi.cli import app
+    from huiqi.config import get_settings
+
+    some_history(svc, cast)
+    monkeypatch.setenv("HUIQI_DATABASE_URL", str(svc.engine.url))
+    get_settings.cache_clear()
+    try:
+        assert CliRunner().invoke(app, ["audit", "verify"]).exit_code == 0
+        with svc.engine.begin() as conn:
+            conn.execute(text("UPDATE audit_log SET action = 'x' WHERE seq = 2"))
+        result = CliRunner().invoke(app, ["audit", "verify"])
+        assert result.exit_code == 2
+        assert "audit chain broken" in result.stderr
+    finally:
+        get_settings.cache_clear()
