@@ -9,9 +9,10 @@ PYTHON ?= python3
 TOOLS := .tools
 UV := $(TOOLS)/bin/uv
 VENV := .venv
-# Chromium for the browser tests, a CJK font for PDFs, poppler to read PDFs back in tests,
+# Chromium for the browser tests, a CJK TrueType font for PDFs and charts, poppler to read
+# PDFs back in tests,
 # the PostgreSQL client tools for the dump/restore round-trip.
-SYSTEM_PACKAGES := chromium fonts-noto-cjk poppler-utils postgresql-client
+SYSTEM_PACKAGES := chromium fonts-wqy-zenhei poppler-utils postgresql-client
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 

@@ -136,9 +136,10 @@ def test_applicants_never_reach_another_organisations_application(
     )
     with pytest.raises(NotFound):
         applications.get(svc, cast.charlie, draft.id)
-    with pytest.raises(Forbidden):
+    # Writing is refused the same way as reading: charlie learns nothing of A's records.
+    with pytest.raises(NotFound):
         applications.submit(svc, cast.charlie, draft.id)
-    with pytest.raises(Forbidden):
+    with pytest.raises(NotFound):
         applications.create_draft(
             svc, cast.charlie, org_code=ORG_A, year=2022, clauses=["4.1a"], facts=FACTS
         )

@@ -11,7 +11,7 @@ import sys
 
 import typer
 
-from huiqi.cli import db_cmds, engine_cmds, flow_cmds
+from huiqi.cli import db_cmds, engine_cmds, flow_cmds, import_cmds
 
 app = typer.Typer(
     name="huiqi",
@@ -30,6 +30,7 @@ for command in (
     app.command()(command)
 app.add_typer(db_cmds.app, name="db")
 flow_cmds.register(app)
+import_cmds.register(app)
 
 
 def main() -> None:

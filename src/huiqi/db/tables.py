@@ -483,7 +483,7 @@ class AuditEntry(Base):
     actor: Mapped[str] = mapped_column(String(64))
     action: Mapped[str] = mapped_column(String(64))
     object_type: Mapped[str] = mapped_column(String(32))
-    object_id: Mapped[str] = mapped_column(String(64))
+    object_id: Mapped[str] = mapped_column(String(200), index=True)
     before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     reason: Mapped[str | None] = mapped_column(Text)

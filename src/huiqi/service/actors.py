@@ -43,9 +43,12 @@ def require_org(actor: Actor, org_id: int, *, write: bool = False) -> None:
     """Applicants see and change only their own organisation; auditors only read."""
     if actor.has(Role.APPLICANT) and actor.org_id == org_id:
         return
+    if actor.has(Role.APPLICANT) and not actor.roles & STAFF:
+        # An applicant asking about another organisation learns nothing, not even that it
+        # exists: reading and writing alike get "not found".
+        raise NotFound("未找到该记录", "not found")
     if write:
         raise Forbidden("只能修改本单位的数据", "you may change only your own organisation's data")
     if actor.roles & (STAFF - {Role.ADMIN}):
         return
-    # An applicant asking about another organisation learns nothing, not even that it exists.
     raise NotFound("未找到该记录", "not found")

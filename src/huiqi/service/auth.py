@@ -11,6 +11,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -39,6 +40,12 @@ class TooManyAttempts(ServiceError):  # noqa: N818
 
 class NotSignedIn(ServiceError):  # noqa: N818
     status = 401
+
+
+@cache
+def _decoy() -> str:
+    """A hash of a random password, checked when the user does not exist."""
+    return _hasher.hash(secrets.token_urlsafe(16))
 
 
 def _digest(token: str) -> str:
@@ -97,11 +104,12 @@ def login(svc: Services, username: str, password: str, address: str) -> SignedIn
             )
         user = s.scalar(select(User).where(User.username == username))
         ok = False
-        if user is not None and user.active and user.password_hash:
-            try:
-                ok = _hasher.verify(user.password_hash, password)
-            except (VerificationError, InvalidHashError):
-                ok = False
+        # Always verify one hash, so an unknown user name takes as long as a wrong password.
+        stored = user.password_hash if user is not None and user.password_hash else _decoy()
+        try:
+            ok = _hasher.verify(stored, password) and user is not None and user.active
+        except (VerificationError, InvalidHashError):
+            ok = False
         if not ok or user is None:
             s.add(LoginFailure(username=username[:64], address=address[:64], at=now))
             s.commit()  # the failure is counted even though the call fails

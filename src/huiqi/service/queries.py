@@ -6,6 +6,7 @@ Every query checks the actor once here; applicants see only their own organisati
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any, TypeVar
 
 from sqlalchemy import Select, func, select
@@ -19,10 +20,13 @@ from huiqi.db.tables import (
     PlanItem,
     PlanItemState,
 )
+from huiqi.errors import Problem
+from huiqi.facts.model import ApplicantKind
 from huiqi.fulfilment.roles import Role
+from huiqi.fulfilment.workflow import PlanState
 from huiqi.service.actors import STAFF, Actor, require
 from huiqi.service.audit import content_of
-from huiqi.service.errors import Forbidden
+from huiqi.service.errors import Forbidden, Invalid
 from huiqi.service.orgs import OrgView, view_org
 from huiqi.service.uow import Services
 
@@ -71,6 +75,22 @@ def _own_org_only(actor: Actor) -> int | None:
 Q = TypeVar("Q", bound="Select[*tuple[Any, ...]]")
 
 
+E = TypeVar("E", bound=StrEnum)
+
+
+def _choice(cls: type[E], value: str, field: str) -> E:
+    """A filter value that must be one of an enum's, or a bilingual 422 naming it."""
+    try:
+        return cls(value)
+    except ValueError:
+        allowed = ", ".join(m.value for m in cls)
+        raise Invalid(
+            "筛选条件有误",
+            "unknown filter value",
+            [Problem(field, value, f"可选：{allowed}", f"one of: {allowed}")],
+        ) from None
+
+
 def _page(query: Q, page: Page) -> Q:
     return query.limit(max(1, min(page.limit, 500))).offset(max(0, page.offset))
 
@@ -90,7 +110,7 @@ def organisations(
     if division:
         query = query.where(Organisation.division == division)
     if kind:
-        query = query.where(Organisation.kind == kind)
+        query = query.where(Organisation.kind == _choice(ApplicantKind, kind, "kind"))
     with svc.reading() as s:
         return [view_org(o) for o in s.scalars(_page(query, page))]
 
@@ -171,7 +191,7 @@ def plan_list(
     if year is not None:
         query = query.where(AllocationPlan.award_year == year)
     if state:
-        query = query.where(AllocationPlan.state == state)
+        query = query.where(AllocationPlan.state == _choice(PlanState, state, "state"))
     with svc.reading() as s:
         return [
             PlanSummary(
@@ -213,14 +233,14 @@ def summary(svc: Services, actor: Actor, *, year: int | None = None) -> dict[str
             by_division[division] = by_division.get(division, 0) + fen
             by_year[str(award_year)] = by_year.get(str(award_year), 0) + fen
         states = {row[0].value: int(row[1]) for row in s.execute(apps_q)}
-        planned = int(
-            s.scalar(
-                select(func.coalesce(func.sum(PlanItem.granted_fen), 0)).where(
-                    PlanItem.state == PlanItemState.INCLUDED
-                )
-            )
-            or 0
+        planned_q = (
+            select(func.coalesce(func.sum(PlanItem.granted_fen), 0))
+            .join(AllocationPlan, AllocationPlan.id == PlanItem.plan_id)
+            .where(PlanItem.state == PlanItemState.INCLUDED)
         )
+        if year is not None:
+            planned_q = planned_q.where(AllocationPlan.award_year == year)
+        planned = int(s.scalar(planned_q) or 0)
     return {
         "awarded_by_clause_fen": by_clause,
         "awarded_by_division_fen": by_division,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -46,6 +47,36 @@ def lang_of(request: Request) -> str:
 
 
 def problem(
+    request: Request,
+    status: int,
+    zh: str,
+    en: str,
+    errors: list[Problem] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """A problem for the API; for a page, the same words on an HTML error page (and a
+    sign-in page for 401)."""
+    if not request.url.path.startswith("/api"):
+        return _page(request, status, zh, en, errors)
+    return _json_problem(request, status, zh, en, errors, headers)
+
+
+def _page(
+    request: Request, status: int, zh: str, en: str, errors: list[Problem] | None
+) -> Response:
+    from huiqi.web.pages.common import lang_of as page_lang
+    from huiqi.web.pages.common import redirect, render
+
+    if status == 401:
+        return redirect(f"/login?next={quote(request.url.path)}")
+    lang = page_lang(request)
+    shown = [{"field": p.path, "text": p.zh if lang == "zh" else p.en} for p in errors or []]
+    return render(
+        request, "error.html", status=status, detail=zh if lang == "zh" else en, errors=shown
+    )
+
+
+def _json_problem(
     request: Request,
     status: int,
     zh: str,
