@@ -13,7 +13,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     """An engine for ``url``; SQLite files and their folder are created on first use."""
     if url.startswith("sqlite"):
         return _sqlite(url, **kwargs)
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    # A pool as large as a worker's request threads, so connections are reused, not churned.
+    options = {"pool_size": 20, "max_overflow": 20, "pool_recycle": 1800, **kwargs}
+    return create_engine(url, **options)
 
 
 def _sqlite(url: str, **kwargs: Any) -> Engine:

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from huiqi.db.tables import (
@@ -349,7 +350,7 @@ def _refresh_lines(s: Session, svc: Services, app: Application, org: Organisatio
 def snapshot_policy(s: Session, svc: Services) -> None:
     """Keep the whole policy package a decision rests on, once per content hash."""
     package = svc.package
-    if s.get(PolicySnapshot, package.sha256) is not None:
+    if s.scalar(select(PolicySnapshot.sha256).where(PolicySnapshot.sha256 == package.sha256)):
         return
     root = Path(package.root)
     files = {
@@ -357,18 +358,18 @@ def snapshot_policy(s: Session, svc: Services) -> None:
         for p in sorted(root.rglob("*"))
         if p.is_file() and p.suffix in (".yaml", ".md") and "tests" not in p.relative_to(root).parts
     }
-    snapshot = PolicySnapshot(
-        sha256=package.sha256,
-        policy_id=package.id,
-        version=package.version,
-        files=files,
-        recorded_at=svc.clock(),
-    )
-    try:
-        with s.begin_nested():  # another submission may store the same snapshot meanwhile
-            s.add(snapshot)
-    except IntegrityError:
-        pass  # it is there: the same hash is the same content
+    values = {
+        "sha256": package.sha256,
+        "policy_id": package.id,
+        "version": package.version,
+        "files": files,
+        "recorded_at": svc.clock(),
+    }
+    # Another submission may store the same snapshot at the same moment: the same hash is the
+    # same content, so whichever lands first is kept and the other does nothing.
+    dialect = s.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    s.execute(insert(PolicySnapshot).values(**values).on_conflict_do_nothing())
 
 
 def _submit(svc: Services, actor: Actor, app_id: int, action: AppAction) -> ApplicationView:

@@ -54,14 +54,21 @@ def health(svc: Svc) -> dict[str, str]:
     },
 )
 async def evaluate_facts(
-    request: Request, svc: Svc, year: Year = None, lang: Lang = "zh"
+    request: Request,
+    svc: Svc,
+    year: Year = None,
+    lang: Lang = "zh",
+    text: Annotated[
+        bool, Query(description="附上各条款解释的文字 / add each clause's text")
+    ] = False,
 ) -> dict[str, Any]:
     """Evaluate facts (schema ``Facts``) against every clause; nothing is stored."""
     facts = parse_facts(await _json_body(request))
     result = evaluate(svc.package, facts, year)
     data = result.as_dict()
-    for clause, row in zip(result.clauses, data["clauses"], strict=True):
-        row["explanation_text"] = explain_clause(clause, lang)
+    if text:
+        for clause, row in zip(result.clauses, data["clauses"], strict=True):
+            row["explanation_text"] = explain_clause(clause, lang)
     return data
 
 
