@@ -126,10 +126,12 @@ PLAN: dict[tuple[PlanState, PlanAction], Transition] = {
 class InvalidTransition(Exception):  # noqa: N818 - reads as the domain says it
     """An action that the state machine does not allow now, or not to this role."""
 
-    def __init__(self, zh: str, en: str) -> None:
+    def __init__(self, zh: str, en: str, *, by_role: bool = False) -> None:
         super().__init__(en)
         self.zh = zh
         self.en = en
+        #: True when the state allows the action but not for this role (a 403, not a 409).
+        self.by_role = by_role
 
 
 def _label(value: str) -> tuple[str, str]:
@@ -157,5 +159,6 @@ def step(
         raise InvalidTransition(
             f"“{action.value}”只能由{allowed_zh}执行",
             f"only {allowed_en} may {action.value}",
+            by_role=True,
         )
     return transition.to

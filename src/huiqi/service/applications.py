@@ -35,7 +35,7 @@ from huiqi.policy import PolicyPackage
 from huiqi.policy.model import AmountKind
 from huiqi.service import audit
 from huiqi.service.actors import Actor, require, require_org
-from huiqi.service.errors import Conflict, Invalid, NotFound
+from huiqi.service.errors import Conflict, Forbidden, Invalid, NotFound
 from huiqi.service.records import evaluate_application, listed_dishonest
 from huiqi.service.uow import Services
 
@@ -111,7 +111,7 @@ def view(app: Application, org: Organisation) -> ApplicationView:
 def _load(s: Session, app_id: int) -> tuple[Application, Organisation]:
     app = s.get(Application, app_id)
     if app is None:
-        raise NotFound(f"申报 {app_id} 不存在", f"no application {app_id}")
+        raise NotFound("未找到该记录", "not found")
     org = s.get(Organisation, app.org_id)
     assert org is not None
     return app, org
@@ -121,6 +121,8 @@ def _move(app: Application, action: AppAction, actor: Actor) -> AppState:
     try:
         return AppState(step(APPLICATION, app.state, action, actor.roles))
     except InvalidTransition as exc:
+        if exc.by_role:
+            raise Forbidden(exc.zh, exc.en) from None
         raise Conflict(exc.zh, exc.en) from None
 
 

@@ -14,6 +14,7 @@ import tempfile
 import unicodedata
 import zipfile
 from dataclasses import dataclass
+from datetime import UTC
 from pathlib import Path
 
 from sqlalchemy import select
@@ -64,11 +65,17 @@ def sniff(content: bytes) -> str | None:
     return None
 
 
-def safe_name(name: str) -> str:
-    """A file name with no path, no control characters and a sane length."""
+def safe_name(name: str, kind: str | None = None) -> str:
+    """A file name with no path, no control or direction-changing characters, a sane length
+    and, when the real kind is known, that kind's extension (so it saves as what it is)."""
     name = unicodedata.normalize("NFC", name).replace("\\", "/").split("/")[-1]
     name = re.sub(r"[\x00-\x1f\x7f<>:\"|?*]", "_", name).strip(" .")
-    return (name or "attachment")[:200]
+    name = "".join(ch for ch in name if unicodedata.category(ch) != "Cf")
+    name = (name or "attachment")[:200]
+    extension = KINDS.get(kind or "")
+    if extension and not name.lower().endswith(extension):
+        name = name[: 200 - len(extension)] + extension
+    return name
 
 
 def _store(root: Path, digest: str, content: bytes) -> Path:
@@ -84,6 +91,8 @@ def _store(root: Path, digest: str, content: bytes) -> Path:
 
 
 def _view(row: Attachment) -> AttachmentView:
+    at = row.uploaded_at
+    at = at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
     return AttachmentView(
         row.id,
         row.application_id,
@@ -91,7 +100,7 @@ def _view(row: Attachment) -> AttachmentView:
         row.content_type,
         row.size,
         row.sha256,
-        str(row.uploaded_at),
+        at.isoformat(),
     )
 
 
@@ -133,7 +142,7 @@ def upload(
     with svc.transaction() as s:
         app = s.get(Application, application_id)
         if app is None:
-            raise NotFound(f"申报 {application_id} 不存在", f"no application {application_id}")
+            raise NotFound("未找到该记录", "not found")
         require_org(actor, app.org_id, write=True)
         if app.state not in (AppState.DRAFT, AppState.RETURNED):
             raise Conflict(
@@ -143,7 +152,7 @@ def upload(
         _store(data_dir, digest, content)
         row = Attachment(
             application_id=app.id,
-            filename=safe_name(filename),
+            filename=safe_name(filename, kind),
             content_type=kind,
             size=len(content),
             sha256=digest,
@@ -174,7 +183,7 @@ def list_for(svc: Services, actor: Actor, application_id: int) -> list[Attachmen
     with svc.reading() as s:
         app = s.get(Application, application_id)
         if app is None:
-            raise NotFound(f"申报 {application_id} 不存在", f"no application {application_id}")
+            raise NotFound("未找到该记录", "not found")
         require_org(actor, app.org_id)
         rows = s.scalars(
             select(Attachment).where(Attachment.application_id == app.id).order_by(Attachment.id)
@@ -189,7 +198,7 @@ def open_file(
     with svc.reading() as s:
         row = s.get(Attachment, attachment_id)
         if row is None:
-            raise NotFound("附件不存在", "no such attachment")
+            raise NotFound("未找到该记录", "not found")
         app = s.get(Application, row.application_id)
         assert app is not None
         require_org(actor, app.org_id)

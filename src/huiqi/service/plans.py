@@ -154,6 +154,8 @@ def _move(plan: AllocationPlan, action: PlanAction, actor: Actor) -> PlanState:
     try:
         return PlanState(step(PLAN, plan.state, action, actor.roles))
     except InvalidTransition as exc:
+        if exc.by_role:
+            raise Forbidden(exc.zh, exc.en) from None
         raise Conflict(exc.zh, exc.en) from None
 
 
@@ -963,6 +965,8 @@ def close(svc: Services, actor: Actor, plan_id: int) -> PlanView:
 def get(svc: Services, actor: Actor, plan_id: int) -> PlanView:
     if actor.roles == {Role.APPLICANT}:
         raise Forbidden("申报单位不能查看分配方案，请查看公示", "applicants see the public notice")
+    if actor.roles == {Role.ADMIN}:
+        raise Forbidden("管理员不参与资金分配", "administrators take no part in allocations")
     with svc.reading() as s:
         return _view(s, _load(s, plan_id))
 

@@ -106,6 +106,7 @@ def render(request: Request, name: str, status: int = 200, **context: Any) -> HT
             "both": both,
             "policy": svc.package,
             "path": request.url.path,
+            "here": _here(request),
             "message": t(f"msg.{request.query_params['msg']}")
             if request.query_params.get("msg", "") in _MESSAGES
             else None,
@@ -130,6 +131,19 @@ _MESSAGES = frozenset(
         "done",
     }
 )
+
+
+def _here(request: Request) -> str:
+    """Where the language switch should return to: this page if it can be fetched again
+    (a GET), else the page the visitor came from on this site, else the home page."""
+    if request.method == "GET":
+        query = f"?{request.url.query}" if request.url.query else ""
+        return request.url.path + query
+    referer = request.headers.get("referer", "")
+    host = f"{request.url.scheme}://{request.url.netloc}"
+    if referer.startswith(host + "/"):
+        return referer[len(host) :]
+    return "/"
 
 
 def redirect(url: str, msg: str | None = None) -> RedirectResponse:

@@ -12,6 +12,7 @@ from markupsafe import Markup
 from sqlalchemy import func, select
 
 from huiqi.db.tables import AllocationPlan, Budget, PlanItem, PlanItemState
+from huiqi.engine import clause_sort_key
 from huiqi.fulfilment.workflow import STATE_LABELS, AppState, PlanState
 from huiqi.money import format_yuan
 from huiqi.service import queries
@@ -80,9 +81,8 @@ def _budget_use(request: Request, year: int | None) -> tuple[int | None, list[Bu
     ]
 
 
-def _clause_order(clause_id: str) -> tuple[int, str]:
-    major, _, rest = clause_id.partition(".")
-    return (int(major) if major.isdigit() else 0, rest.zfill(4))
+def _clause_order(clause_id: str) -> tuple[object, ...]:
+    return clause_sort_key(clause_id)
 
 
 @router.get("/console/dashboard")

@@ -36,7 +36,7 @@ def audit(
     svc: Svc,
     actor: User,
     object_type: Annotated[str | None, Query(max_length=32)] = None,
-    object_id: Annotated[str | None, Query(max_length=64)] = None,
+    object_id: Annotated[str | None, Query(max_length=200)] = None,
     limit: LimitQ = 50,
     offset: OffsetQ = 0,
 ) -> list[dict[str, Any]]:
