@@ -468,7 +468,7 @@ def test_the_notice_closes_neither_early_nor_with_an_objection_unresolved(
     with pytest.raises(Conflict) as still_open:
         plans.close_notice(svc, cast.dai, plan.id)
     assert str(objection) in still_open.value.zh and str(objection) in still_open.value.en
-    with pytest.raises(Conflict):  # the wrong role, even when everything else is ready
+    with pytest.raises(Forbidden):  # the wrong role, even when everything else is ready
         plans.close_notice(svc, cast.fang, plan.id)
     plans.resolve_objection(svc, cast.dai, objection, uphold=False, resolution="经核实无误")
     assert plans.close_notice(svc, cast.dai, plan.id).state == "review"
@@ -624,7 +624,7 @@ def test_a_plan_closes_only_when_every_item_is_paid_in_full(
     with pytest.raises(Conflict) as unpaid:
         plans.close(svc, cast.fang, plan.id)
     assert str(training) in unpaid.value.zh and str(award) not in unpaid.value.en
-    with pytest.raises(Conflict):  # the city approves; it does not close
+    with pytest.raises(Forbidden):  # the city approves; it does not close
         plans.close(svc, cast.shi, plan.id)
     plans.disburse(svc, cast.fang, training, amount_fen=1, **pay)
     closed = plans.close(svc, cast.dai, plan.id)
