@@ -35,7 +35,7 @@ from huiqi.policy import PolicyPackage
 from huiqi.policy.model import AmountKind
 from huiqi.service import audit
 from huiqi.service.actors import Actor, require, require_org
-from huiqi.service.errors import Conflict, Forbidden, Invalid, NotFound
+from huiqi.service.errors import Conflict, Forbidden, Invalid, NotFound, require_reason
 from huiqi.service.records import evaluate_application, listed_dishonest
 from huiqi.service.uow import Services
 
@@ -421,12 +421,9 @@ def resubmit(svc: Services, actor: Actor, app_id: int) -> ApplicationView:
 
 def return_for_correction(svc: Services, actor: Actor, app_id: int, reason: str) -> ApplicationView:
     """The commerce bureau returns an application with its questions."""
-    if not reason.strip():
-        raise Invalid(
-            "退回须写明需补正的内容",
-            "a return needs the questions to answer",
-            [Problem("reason", reason, "不能为空", "empty")],
-        )
+    reason = require_reason(
+        reason, "退回须写明需补正的内容", "a return needs the questions to answer"
+    )
     with svc.transaction() as s:
         app, org = _load(s, app_id)
         to = _move(app, AppAction.RETURN, actor)
@@ -448,12 +445,7 @@ def return_for_correction(svc: Services, actor: Actor, app_id: int, reason: str)
 
 
 def reject(svc: Services, actor: Actor, app_id: int, reason: str) -> ApplicationView:
-    if not reason.strip():
-        raise Invalid(
-            "不予支持须写明理由",
-            "a rejection needs reasons",
-            [Problem("reason", reason, "不能为空", "empty")],
-        )
+    reason = require_reason(reason, "不予支持须写明理由", "a rejection needs reasons")
     with svc.transaction() as s:
         app, org = _load(s, app_id)
         to = _move(app, AppAction.REJECT, actor)

@@ -37,3 +37,11 @@ class Conflict(ServiceError):  # noqa: N818
 
 class Invalid(ServiceError):  # noqa: N818
     status = 422
+
+
+def require_reason(text: str | None, zh: str, en: str, field: str = "reason") -> str:
+    """The written reason a decision needs, stripped; refused (naming the field) when empty."""
+    value = (text or "").strip()
+    if not value:
+        raise Invalid(zh, en, [Problem(field, text, "不能为空", "empty")])
+    return value

@@ -50,7 +50,7 @@ from huiqi.money import format_yuan
 from huiqi.policy.model import AmountKind
 from huiqi.service import audit
 from huiqi.service.actors import Actor, require
-from huiqi.service.errors import Conflict, Forbidden, Invalid, NotFound
+from huiqi.service.errors import Conflict, Forbidden, Invalid, NotFound, require_reason
 from huiqi.service.records import evaluate_application, listed_dishonest
 from huiqi.service.uow import Services
 
@@ -556,12 +556,9 @@ def resolve_objection(
 ) -> PlanView:
     """Dismiss an objection, or uphold it: the item leaves the plan and goes back to review."""
     require(actor, Role.PLAN_DRAFTER, Role.COMMERCE_REVIEWER)
-    if not resolution.strip():
-        raise Invalid(
-            "须写明处理意见",
-            "a resolution is needed",
-            [Problem("resolution", resolution, "不能为空", "empty")],
-        )
+    resolution = require_reason(
+        resolution, "须写明处理意见", "a resolution is needed", field="resolution"
+    )
     with svc.transaction() as s:
         objection = s.get(Objection, objection_id)
         if objection is None:
