@@ -12,6 +12,7 @@ import sys
 import typer
 
 from huiqi.cli import db_cmds, engine_cmds, flow_cmds, import_cmds
+from huiqi.simulate import cli as simulate_cmds
 
 app = typer.Typer(
     name="huiqi",
@@ -26,6 +27,8 @@ for command in (
     engine_cmds.clauses,
     engine_cmds.schema,
     engine_cmds.check,
+    simulate_cmds.synth,
+    simulate_cmds.simulate,
 ):
     app.command()(command)
 app.add_typer(db_cmds.app, name="db")
