@@ -18,7 +18,7 @@ from huiqi.db.tables import (
     PlanItemState,
 )
 from huiqi.errors import Problem
-from huiqi.fulfilment.allocation import Item, Rule, allocate
+from huiqi.fulfilment.allocation import Allocation, Item, Rule, allocate
 from huiqi.fulfilment.workflow import (
     AppState,
 )
@@ -71,8 +71,7 @@ def _refresh_items(s: Session, plan: AllocationPlan, today: date) -> None:
             item.requested_fen = line.decided_fen
 
 
-def _rank(s: Session, plan: AllocationPlan, items: list[PlanItem]) -> dict[int, tuple[Any, ...]]:
-    ranking = plan.factors.get("ranking", "submitted")
+def _rank(s: Session, ranking: str, items: list[PlanItem]) -> dict[int, tuple[Any, ...]]:
     if ranking == "amount_desc":
         return {i.id: (-i.requested_fen, i.id) for i in items}
     if ranking == "amount_asc":
@@ -102,22 +101,53 @@ def _used_elsewhere(s: Session, plan: AllocationPlan, division: str) -> int:
     return int(used or 0)
 
 
-def allocate_plan(s: Session, plan: AllocationPlan, today: date) -> None:
-    """Share each paying finance's budget (less what the year's other plans use) among its
-    items by the plan's rule; the same inputs always give the same plan."""
-    _refresh_items(s, plan, today)
+def included_by_division(plan: AllocationPlan) -> dict[str, list[PlanItem]]:
     by_division: dict[str, list[PlanItem]] = {}
     for item in plan.items:
         if item.state is PlanItemState.INCLUDED:
             by_division.setdefault(item.division, []).append(item)
-    factors: dict[str, Any] = {
-        "excluded": plan.factors.get("excluded", []),
-        "ranking": plan.factors.get("ranking", "submitted"),
-    }
-    for division, items in sorted(by_division.items()):
-        budget = s.get(Budget, (division, plan.award_year))
+    return by_division
+
+
+def share_budget(
+    s: Session,
+    plan: AllocationPlan,
+    division: str,
+    items: list[PlanItem],
+    *,
+    rule: Rule,
+    quota: int | None,
+    ranking: str,
+) -> tuple[Allocation | None, int, int]:
+    """How one paying finance's budget, less what the year's other plans use, would be shared
+    among ``items`` by ``rule``: (the allocation, or None with no budget recorded; the budget;
+    the amount used elsewhere). Changes nothing, so a page can preview it as well."""
+    budget = s.get(Budget, (division, plan.award_year))
+    if budget is None:
+        return None, 0, 0
+    used = _used_elsewhere(s, plan, division)
+    ranks = _rank(s, ranking, items)
+    result = allocate(
+        [Item(str(i.id), AmountKind(i.kind), i.requested_fen, ranks[i.id]) for i in items],
+        max(0, budget.amount_fen - used),
+        rule,
+        quota,
+    )
+    return result, budget.amount_fen, used
+
+
+def allocate_plan(s: Session, plan: AllocationPlan, today: date) -> None:
+    """Share each paying finance's budget (less what the year's other plans use) among its
+    items by the plan's rule; the same inputs always give the same plan."""
+    _refresh_items(s, plan, today)
+    ranking = plan.factors.get("ranking", "submitted")
+    factors: dict[str, Any] = {"excluded": plan.factors.get("excluded", []), "ranking": ranking}
+    for division, items in sorted(included_by_division(plan).items()):
         requested = sum(i.requested_fen for i in items)
-        if budget is None:
+        result, budget_fen, used = share_budget(
+            s, plan, division, items, rule=Rule(plan.rule), quota=plan.quota, ranking=ranking
+        )
+        if result is None:
             for item in items:
                 item.granted_fen = item.requested_fen
             factors[division] = {
@@ -129,18 +159,10 @@ def allocate_plan(s: Session, plan: AllocationPlan, today: date) -> None:
                 "note": "no budget recorded / 未录入预算",
             }
             continue
-        used = _used_elsewhere(s, plan, division)
-        ranks = _rank(s, plan, items)
-        result = allocate(
-            [Item(str(i.id), AmountKind(i.kind), i.requested_fen, ranks[i.id]) for i in items],
-            max(0, budget.amount_fen - used),
-            Rule(plan.rule),
-            plan.quota,
-        )
         for item in items:
             item.granted_fen = result.granted[str(item.id)]
         factors[division] = {
-            "budget_fen": budget.amount_fen,
+            "budget_fen": budget_fen,
             "used_by_other_plans_fen": used,
             "requested_fen": requested,
             "granted_fen": result.granted_fen,

@@ -10,13 +10,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import Response
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from huiqi.db.tables import (
     AllocationPlan,
     Application,
     ApplicationLine,
-    Budget,
     Disbursement,
     LineDecisionState,
     Objection,
@@ -24,13 +23,14 @@ from huiqi.db.tables import (
     PlanItem,
     PlanItemState,
 )
-from huiqi.fulfilment.allocation import Item, Rule, allocate
+from huiqi.engine import clause_sort_key
+from huiqi.fulfilment.allocation import Rule
 from huiqi.fulfilment.roles import Role
 from huiqi.fulfilment.workflow import AppState
-from huiqi.policy.model import AmountKind
 from huiqi.service import plans, queries
 from huiqi.service.actors import Actor
 from huiqi.service.errors import Conflict, Forbidden, Invalid, NotFound
+from huiqi.service.plan_allocation import included_by_division, share_budget
 from huiqi.service.plans import RANKINGS, PlanItemView, PlanView
 from huiqi.web.deps import User, get_services
 from huiqi.web.pages.common import lang_of, redirect, render
@@ -287,54 +287,16 @@ def _preview(request: Request, plan_id: int, rule: str, quota: int | None, ranki
         plan = s.get(AllocationPlan, plan_id)
         if plan is None:
             return preview
-        items = [i for i in plan.items if i.state is PlanItemState.INCLUDED]
-        submitted = dict(
-            s.execute(
-                select(ApplicationLine.id, Application.submitted_at)
-                .join(Application, Application.id == ApplicationLine.application_id)
-                .where(ApplicationLine.id.in_([i.line_id for i in items]))
-            ).all()
-        )
-        by_division: dict[str, list[PlanItem]] = {}
-        for item in items:
-            by_division.setdefault(item.division, []).append(item)
-        for division, group in sorted(by_division.items()):
-            budget = s.get(Budget, (division, plan.award_year))
-            if budget is None:
+        for division, group in sorted(included_by_division(plan).items()):
+            result, _, _ = share_budget(
+                s, plan, division, group, rule=Rule(rule), quota=quota, ranking=ranking
+            )
+            if result is None:
                 for item in group:
                     preview.granted[item.id] = item.requested_fen
                 total = sum(i.requested_fen for i in group)
                 preview.factors[division] = (total, percent(Fraction(1)))
                 continue
-            used = int(
-                s.scalar(
-                    select(func.coalesce(func.sum(PlanItem.granted_fen), 0))
-                    .join(AllocationPlan, AllocationPlan.id == PlanItem.plan_id)
-                    .where(
-                        AllocationPlan.award_year == plan.award_year,
-                        AllocationPlan.id != plan.id,
-                        PlanItem.division == division,
-                        PlanItem.state == PlanItemState.INCLUDED,
-                    )
-                )
-                or 0
-            )
-            ranks: dict[int, tuple[Any, ...]] = {
-                i.id: (
-                    (-i.requested_fen, i.id)
-                    if ranking == "amount_desc"
-                    else (i.requested_fen, i.id)
-                    if ranking == "amount_asc"
-                    else (str(submitted.get(i.line_id) or ""), i.id)
-                )
-                for i in group
-            }
-            result = allocate(
-                [Item(str(i.id), AmountKind(i.kind), i.requested_fen, ranks[i.id]) for i in group],
-                max(0, budget.amount_fen - used),
-                Rule(rule),
-                quota,
-            )
             for item in group:
                 preview.granted[item.id] = result.granted[str(item.id)]
             preview.factors[division] = (result.granted_fen, percent(result.factor))
@@ -373,17 +335,11 @@ def _groups(view: PlanView) -> list[DivisionGroup]:
             division,
             [
                 ClauseGroup(c, items)
-                for c, items in sorted(clauses.items(), key=lambda kv: _clause_key(kv[0]))
+                for c, items in sorted(clauses.items(), key=lambda kv: clause_sort_key(kv[0]))
             ],
         )
         for division, clauses in sorted(divisions.items())
     ]
-
-
-def _clause_key(clause_id: str) -> tuple[int, int, str]:
-    major, _, rest = clause_id.partition(".")
-    digits = "".join(ch for ch in rest if ch.isdigit())
-    return (int(major) if major.isdigit() else 0, int(digits or 0), rest)
 
 
 def _by_clause(view: PlanView) -> list[tuple[str, int, int, int]]:
@@ -397,7 +353,7 @@ def _by_clause(view: PlanView) -> list[tuple[str, int, int, int]]:
                 requested + item.requested_fen,
                 granted + item.granted_fen,
             )
-    return [(c, *totals[c]) for c in sorted(totals, key=_clause_key)]
+    return [(c, *totals[c]) for c in sorted(totals, key=clause_sort_key)]
 
 
 def plan_response(
