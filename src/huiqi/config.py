@@ -23,6 +23,10 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default=Path("var"))
     #: The largest attachment accepted, in bytes.
     max_upload_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    #: Threads per server process that run the service layer (the database work of a
+    #: request). A few are enough on two cores: more only queue for Python's interpreter lock
+    #: and make a transaction that holds the audit lock wait longer for its turn.
+    threads: int = Field(default=8, ge=1, le=200)
     #: Address and port of ``huiqi serve``.
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)

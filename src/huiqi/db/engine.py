@@ -9,12 +9,14 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import Connection
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine for ``url``; SQLite files and their folder are created on first use."""
+def make_engine(url: str, threads: int = 8, **kwargs: Any) -> Engine:
+    """An engine for ``url``; SQLite files and their folder are created on first use.
+
+    On PostgreSQL the pool keeps a connection for each of a process's request ``threads``
+    (and the event loop's), so connections are reused, not opened and closed under load."""
     if url.startswith("sqlite"):
         return _sqlite(url, **kwargs)
-    # A pool as large as a worker's request threads, so connections are reused, not churned.
-    options = {"pool_size": 20, "max_overflow": 20, "pool_recycle": 1800, **kwargs}
+    options = {"pool_size": threads + 2, "max_overflow": 10, "pool_recycle": 1800, **kwargs}
     return create_engine(url, **options)
 
 

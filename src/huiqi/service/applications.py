@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer, joinedload
 
 from huiqi.db.tables import (
     Application,
@@ -109,12 +109,21 @@ def view(app: Application, org: Organisation) -> ApplicationView:
 
 
 def _load(s: Session, app_id: int) -> tuple[Application, Organisation]:
-    app = s.get(Application, app_id)
-    if app is None:
+    """The application with its lines and its organisation, in one query; the stored
+    evaluation (large, and rewritten whole when it changes) is not read."""
+    found = (
+        s.execute(
+            select(Application, Organisation)
+            .join(Organisation, Organisation.id == Application.org_id)
+            .where(Application.id == app_id)
+            .options(defer(Application.evaluation), joinedload(Application.lines))
+        )
+        .unique()
+        .first()
+    )
+    if found is None:
         raise NotFound("未找到该记录", "not found")
-    org = s.get(Organisation, app.org_id)
-    assert org is not None
-    return app, org
+    return found[0], found[1]
 
 
 def _move(app: Application, action: AppAction, actor: Actor) -> AppState:
@@ -179,6 +188,7 @@ def create_draft(
             facts=facts,
             created_by=actor.user_id,
             created_at=now,
+            lines=[],  # a new draft has none: no query to find that out
         )
         s.add(app)
         s.flush()
@@ -352,7 +362,10 @@ def _refresh_lines(s: Session, svc: Services, app: Application, org: Organisatio
 def snapshot_policy(s: Session, svc: Services) -> None:
     """Keep the whole policy package a decision rests on, once per content hash."""
     package = svc.package
+    if package.sha256 in svc.stored_snapshots:
+        return
     if s.scalar(select(PolicySnapshot.sha256).where(PolicySnapshot.sha256 == package.sha256)):
+        svc.stored_snapshots.add(package.sha256)  # committed by someone: no need to ask again
         return
     root = Path(package.root)
     files = {
@@ -391,8 +404,9 @@ def _submit(svc: Services, actor: Actor, app_id: int, action: AppAction) -> Appl
         if problems:
             raise Invalid("活动批准文号有误", "event approvals do not match", problems)
         before = app.state.value
-        _refresh_lines(s, svc, app, org)
         app.state, app.submitted_at, app.return_reason = to, now, None
+        with s.no_autoflush:  # one UPDATE of the application, not one per query in between
+            _refresh_lines(s, svc, app, org)
         s.flush()
         audit.record(
             s,

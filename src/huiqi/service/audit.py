@@ -28,9 +28,13 @@ def record(
     reason: str | None = None,
 ) -> AuditEntry:
     """Append one entry, chained to the last; call it last in a transaction (it serialises)."""
+    session.flush()  # the transaction's other writes go before the lock is taken, not under it
     if session.bind is not None and session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _AUDIT_LOCK})
-    last = session.scalar(select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(1))
+    # Only the last link (not its whole row): this runs while the lock is held.
+    last = session.execute(
+        select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1)
+    ).first()
     seq = 1 if last is None else last.seq + 1
     prev = GENESIS if last is None else last.hash
     content = {

@@ -21,7 +21,7 @@ from huiqi.db.tables import ApiToken, LoginFailure, User, WebSession
 from huiqi.errors import Problem
 from huiqi.fulfilment.roles import Role
 from huiqi.service import audit
-from huiqi.service.actors import Actor, load_actor, require
+from huiqi.service.actors import Actor, actor_query, find_actor, load_actor, require
 from huiqi.service.errors import Invalid, NotFound, ServiceError
 from huiqi.service.uow import Services
 
@@ -144,10 +144,8 @@ def session(svc: Services, token: str) -> tuple[Actor, str] | None:
         row = s.get(WebSession, _digest(token))
         if row is None or _aware(row.expires_at) <= svc.clock():
             return None
-        user = s.get(User, row.user_id)
-        if user is None or not user.active:
-            return None
-        return load_actor(s, user.username), row.csrf_token
+        actor = find_actor(s, actor_query().where(User.id == row.user_id))
+        return None if actor is None else (actor, row.csrf_token)
 
 
 def _aware(value: datetime) -> datetime:
@@ -216,14 +214,12 @@ def revoke_token(svc: Services, actor: Actor, token_id: int) -> TokenView:
 
 
 def token_actor(svc: Services, secret: str) -> Actor | None:
+    """The actor a live (unrevoked) token stands for, or None."""
+    query = actor_query().join(ApiToken, ApiToken.user_id == User.id)
     with svc.reading() as s:
-        row = s.scalar(select(ApiToken).where(ApiToken.token_hash == _digest(secret)))
-        if row is None or row.revoked_at is not None:
-            return None
-        user = s.get(User, row.user_id)
-        if user is None or not user.active:
-            return None
-        return load_actor(s, user.username)
+        return find_actor(
+            s, query.where(ApiToken.token_hash == _digest(secret), ApiToken.revoked_at.is_(None))
+        )
 
 
 def set_password(svc: Services, actor: Actor | None, username: str, password: str) -> None:

@@ -16,7 +16,7 @@ from huiqi.service.uow import Services
 def build_services(settings: Settings, policy: Path | None = None) -> Services:
     """Services on the configured database. A SQLite database is created and migrated on first
     use; PostgreSQL must be migrated explicitly (``huiqi db upgrade``)."""
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, threads=settings.threads)
     if migrate.current(engine) != migrate.head():
         if engine.dialect.name == "sqlite":
             migrate.upgrade(engine)

@@ -30,6 +30,8 @@ class Services:
     package: PolicyPackage
     clock: Callable[[], datetime] = utc_now
     notice_days: int = 5
+    #: Policy snapshots (by content hash) seen committed in the database: never asked again.
+    stored_snapshots: set[str] = field(default_factory=set, init=False, repr=False)
     _sessions: sessionmaker[Session] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -64,9 +66,14 @@ class Services:
 
     @contextmanager
     def reading(self) -> Iterator[Session]:
-        """A read-only session (on SQLite, it takes no write lock)."""
+        """A read-only session. On SQLite it takes no write lock. On PostgreSQL it runs in
+        autocommit: under READ COMMITTED a transaction gives reads nothing more (each
+        statement sees its own snapshot) and would cost a BEGIN and a ROLLBACK round trip."""
         session = self._sessions()
-        session.connection(execution_options={"huiqi_readonly": True})
+        options: dict[str, object] = {"huiqi_readonly": True}
+        if self.engine.dialect.name == "postgresql":
+            options["isolation_level"] = "AUTOCOMMIT"
+        session.connection(execution_options=options)
         try:
             yield session
         finally:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
+from anyio import to_thread
 from fastapi import FastAPI, Request
 from fastapi.staticfiles import StaticFiles
 
@@ -23,7 +26,15 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     """The service over HTTP. The API's interactive docs need a CDN, so only the OpenAPI
     document itself is served (``/api/openapi.json``): government intranets are offline."""
     settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # Request threads: as many as the database pool keeps connections for (see Settings).
+        to_thread.current_default_thread_limiter().total_tokens = settings.threads
+        yield
+
     app = FastAPI(
+        lifespan=lifespan,
         title="惠企 huiqi API",
         version=__version__,
         description="郴政办发〔2021〕3号：政策计算、申报、审核、分配方案、公示、审批与拨付。"

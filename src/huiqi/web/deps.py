@@ -6,6 +6,7 @@ import hmac
 from typing import Annotated
 
 from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
 
 from huiqi.config import Settings
 from huiqi.service import auth
@@ -35,16 +36,17 @@ Config = Annotated[Settings, Depends(get_settings)]
 
 async def optional_actor(request: Request, svc: Svc) -> Actor | None:
     """Who is asking: a bearer token, or a session cookie (then CSRF is checked)."""
+    # The lookups are database calls: on a request thread, never on the event loop.
     header = request.headers.get("authorization", "")
     if header.lower().startswith("bearer "):
-        actor = auth.token_actor(svc, header[7:].strip())
+        actor = await run_in_threadpool(auth.token_actor, svc, header[7:].strip())
         if actor is None:
             raise NotSignedIn("令牌无效或已撤销", "the token is invalid or revoked")
         return actor
     cookie = request.cookies.get(SESSION_COOKIE)
     if not cookie:
         return None
-    found = auth.session(svc, cookie)
+    found = await run_in_threadpool(auth.session, svc, cookie)
     if found is None:
         return None
     actor, csrf = found
