@@ -89,6 +89,41 @@ def test_a_forged_entry_with_a_recomputed_hash_still_breaks_the_next_link(
     assert any(f"#{count}" in p and "broken" in p for p in problems)
 
 
+def test_entries_cut_off_the_end_show_against_the_head(svc: Services, cast: Cast) -> None:
+    count = some_history(svc, cast)
+    with svc.engine.begin() as conn:
+        conn.execute(text("DELETE FROM audit_log WHERE seq >= :s"), {"s": count - 1})
+    problems = check(svc)
+    assert any(f"ends at #{count - 2}" in p and f"head is #{count}" in p for p in problems)
+
+
+def test_the_database_computes_the_same_link_as_python_in_chinese_too(
+    svc: Services, cast: Cast
+) -> None:
+    """On PostgreSQL the link is hashed by the database: the check recomputes it in Python."""
+    draft = applications.create_draft(
+        svc, cast.alice, org_code=ORG_A, year=2022, clauses=["4.1a"], facts=FACTS
+    )
+    applications.submit(svc, cast.alice, draft.id)
+    reason = '报关单缺页；请补充 "第2页" \\ 与 emoji 🙂 及 \'引号\''
+    applications.return_for_correction(svc, cast.rui, draft.id, reason)
+    assert check(svc) == []
+    with svc.reading() as s:
+        stored = s.scalar(text("SELECT reason FROM audit_log ORDER BY seq DESC LIMIT 1"))
+    assert stored == reason
+
+
+def test_a_log_emptied_by_hand_starts_a_new_head(svc: Services, cast: Cast) -> None:
+    some_history(svc, cast)
+    with svc.engine.begin() as conn:
+        conn.execute(text("DELETE FROM audit_log"))
+        conn.execute(text("DELETE FROM audit_head"))
+    some_history(svc, cast)  # asserts the new chain is intact
+    with svc.reading() as s:
+        first = s.scalar(text("SELECT prev_hash FROM audit_log ORDER BY seq LIMIT 1"))
+    assert first == "0" * 64
+
+
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 def test_the_command_line_check_fails_loudly_on_a_broken_chain(
     svc: Services, cast: Cast, monkeypatch: pytest.MonkeyPatch

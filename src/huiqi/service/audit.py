@@ -5,14 +5,44 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import JSON, DateTime, bindparam, select, text
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from huiqi.db.tables import AuditEntry
-from huiqi.fulfilment.audit import GENESIS, chain_hash, verify_chain
+from huiqi.db.tables import AuditEntry, AuditHead
+from huiqi.fulfilment.audit import GENESIS, canonical, chain_hash, verify_chain
 
-#: Any constant: the PostgreSQL advisory lock that serialises audit appends.
-_AUDIT_LOCK = 7_130_212
+#: Appending on PostgreSQL, in one statement: the head row moves one link forward (its row
+#: lock, held to commit, puts concurrent appends in line; waiting for it, PostgreSQL re-reads
+#: the head as the previous append left it) and the entry is written with the new link. The
+#: hash is ``sha256(prev_hash + canonical(content))`` as :func:`chain_hash` computes it: the
+#: content's canonical JSON is made in Python before, all but its last key, ``seq`` (keys
+#: are sorted and "seq" sorts last), which only the head knows. No Python runs between
+#: taking the lock and the commit but the turn from this statement to the COMMIT.
+_APPEND_PG = text(
+    """
+    WITH link AS (
+        UPDATE audit_head
+        SET seq = seq + 1,
+            prev_hash = hash,
+            hash = encode(sha256(convert_to(
+                hash || :head || ',"seq":' || CAST(seq + 1 AS TEXT) || '}', 'UTF8')), 'hex')
+        WHERE id = 1
+        RETURNING seq, prev_hash, hash
+    )
+    INSERT INTO audit_log
+        (seq, at, actor, action, object_type, object_id, before, after, reason, prev_hash, hash)
+    SELECT seq, :at, :actor, :action, :object_type, :object_id, :before, :after, :reason,
+           prev_hash, hash
+    FROM link
+    RETURNING seq
+    """
+).bindparams(
+    bindparam("at", type_=DateTime(timezone=True)),
+    bindparam("before", type_=JSON),
+    bindparam("after", type_=JSON),
+)
 
 
 def record(
@@ -26,20 +56,12 @@ def record(
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
     reason: str | None = None,
-) -> AuditEntry:
-    """Append one entry, chained to the last; call it last in a transaction (it serialises)."""
-    session.flush()  # the transaction's other writes go before the lock is taken, not under it
-    if session.bind is not None and session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _AUDIT_LOCK})
-    # Only the last link (not its whole row): this runs while the lock is held.
-    last = session.execute(
-        select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1)
-    ).first()
-    seq = 1 if last is None else last.seq + 1
-    prev = GENESIS if last is None else last.hash
-    content = {
-        "seq": seq,
-        "at": _utc_text(at),
+) -> int:
+    """Append one entry, chained to the last, and return its number. Call it last in a
+    transaction: from here to the commit, other appends wait."""
+    session.flush()  # the transaction's other writes go first, not while others wait
+    values = {
+        "at": at,
         "actor": actor,
         "action": action,
         "object_type": object_type,
@@ -48,22 +70,43 @@ def record(
         "after": after,
         "reason": reason,
     }
-    entry = AuditEntry(
-        seq=seq,
-        at=at,
-        actor=actor,
-        action=action,
-        object_type=object_type,
-        object_id=str(object_id),
-        before=before,
-        after=after,
-        reason=reason,
-        prev_hash=prev,
-        hash=chain_hash(prev, content),
-    )
-    session.add(entry)
+    content = {**values, "at": _utc_text(at)}
+    if session.get_bind().dialect.name == "postgresql":
+        seq = session.scalar(_APPEND_PG, {**values, "head": canonical(content)[:-1]})
+        if seq is None:  # no head row yet (a log emptied by hand): start it, then append
+            _start_head(session)
+            seq = session.scalar(_APPEND_PG, {**values, "head": canonical(content)[:-1]})
+        assert seq is not None
+        return int(seq)
+    # SQLite: writers are serialised already (BEGIN IMMEDIATE); the same link, in Python.
+    head = session.get(AuditHead, 1) or _start_head(session)
+    seq, prev = head.seq + 1, head.hash
+    digest = chain_hash(prev, {**content, "seq": seq})
+    head.seq, head.prev_hash, head.hash = seq, prev, digest
+    session.add(AuditEntry(seq=seq, **values, prev_hash=prev, hash=digest))
     session.flush()
-    return entry
+    return seq
+
+
+def _start_head(session: Session) -> AuditHead:
+    """The head row, made from the log's last entry where there is none (a new or emptied
+    database); whoever makes it first wins, the others use theirs."""
+    last = session.execute(
+        select(AuditEntry.seq, AuditEntry.prev_hash, AuditEntry.hash)
+        .order_by(AuditEntry.seq.desc())
+        .limit(1)
+    ).first()
+    seq, prev, digest = (0, GENESIS, GENESIS) if last is None else tuple(last)
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    session.execute(
+        insert(AuditHead)
+        .values(id=1, seq=seq, prev_hash=prev, hash=digest)
+        .on_conflict_do_nothing()
+    )
+    head = session.get(AuditHead, 1, populate_existing=True)
+    assert head is not None
+    return head
 
 
 def _utc_text(at: datetime) -> str:
@@ -90,4 +133,20 @@ def verify(session: Session) -> tuple[int, list[str]]:
     """(entries checked, problems); no problems means the chain is intact."""
     entries = session.scalars(select(AuditEntry).order_by(AuditEntry.seq)).all()
     rows = [(e.seq, content_of(e), e.prev_hash, e.hash) for e in entries]
-    return len(rows), verify_chain(rows)
+    return len(rows), verify_chain(rows) + _head_problems(session, rows[-1] if rows else None)
+
+
+def _head_problems(session: Session, last: tuple[int, Any, str, str] | None) -> list[str]:
+    """The log must end where its head says: entries cut off the end show here."""
+    head = session.get(AuditHead, 1)
+    if head is None:
+        return [] if last is None else ["the chain's head is missing / 链头记录缺失"]
+    if last is None and head.seq == 0:
+        return []
+    if last is None or (last[0], last[3]) != (head.seq, head.hash):
+        ends = "nothing" if last is None else f"#{last[0]}"
+        return [
+            f"the log ends at {ends} but its head is #{head.seq}: entries removed from the end"
+            f" / 日志末尾的记录被删除（链头为第 {head.seq} 条）"
+        ]
+    return []
