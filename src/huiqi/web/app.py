@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from anyio import to_thread
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from huiqi import __version__
@@ -16,6 +16,7 @@ from huiqi.facts.model import Facts
 from huiqi.service.bootstrap import build_services
 from huiqi.service.uow import Services
 from huiqi.web import problems
+from huiqi.web.guard import Guard
 from huiqi.web.pages import page_routers
 from huiqi.web.routes import applications, auth, orgs, plans, public, records
 
@@ -52,21 +53,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     for router in page_routers():
         app.include_router(router)
 
-    @app.middleware("http")
-    async def _guard(request: Request, call_next):  # type: ignore[no-untyped-def]
-        # A NUL in the path or query cannot reach the database (PostgreSQL refuses it).
-        if "%00" in str(request.url) or "\x00" in request.url.path:
-            return problems.problem(
-                request,
-                422,
-                "请求中不允许包含空字符",
-                "NUL characters are not allowed in the request",
-            )
-        response = await call_next(request)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        return response
+    app.add_middleware(Guard)
 
     original = app.openapi
 

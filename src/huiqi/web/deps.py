@@ -30,8 +30,19 @@ def get_settings(request: Request) -> Settings:
     return settings
 
 
-Svc = Annotated[Services, Depends(get_services)]
-Config = Annotated[Settings, Depends(get_settings)]
+# As dependencies they are wrapped in ``async`` functions so that FastAPI calls them in place:
+# a plain ``def`` dependency is sent to a worker thread and back, on every request, for one
+# attribute read.
+async def _services(request: Request) -> Services:
+    return get_services(request)
+
+
+async def _settings(request: Request) -> Settings:
+    return get_settings(request)
+
+
+Svc = Annotated[Services, Depends(_services)]
+Config = Annotated[Settings, Depends(_settings)]
 
 
 async def optional_actor(request: Request, svc: Svc) -> Actor | None:
