@@ -10,6 +10,8 @@ client (keep-alive, one connection per client). Three scenarios, each bounded in
   (each request a little different, so that no cache of answers could flatter it);
 - ``submit``: every applicant at once creates an application (``POST /applications``) and
   submits it (``POST /applications/{id}/submit``), again and again;
+- ``apply``: the same, in one request each (``POST /applications`` with ``"submit": true``,
+  one transaction: what a machine client that has all its facts sends);
 - ``review``: reviewers fetch and verify (``POST /applications/{id}/verify``) the
   applications submitted before.
 
@@ -536,7 +538,7 @@ async def evaluate_scenario(
     return [rec]
 
 
-def application_body(applicant: Applicant, n: int) -> bytes:
+def application_body(applicant: Applicant, n: int, at_once: bool = False) -> bytes:
     facts = {
         "applicant": {
             "credit_code": applicant.code,
@@ -551,6 +553,8 @@ def application_body(applicant: Applicant, n: int) -> bytes:
         "marketplaces": {"promotion_fees_cny": f"{64000 + n}.50"},
     }
     body = {"org_code": applicant.code, "award_year": AWARD_YEAR, "clauses": CLAUSES}
+    if at_once:
+        body["submit"] = True
     return json.dumps({**body, "facts": facts}, ensure_ascii=False).encode()
 
 
@@ -595,6 +599,33 @@ async def submit_scenario(
     for rec in (create, submit, whole):
         rec.elapsed = elapsed
     return [create, submit, whole]
+
+
+async def apply_scenario(
+    port: int, cast: Cast, duration: float, rate: float | None, seen: Submissions
+) -> list[Recorder]:
+    """The same submissions in one request each (``"submit": true``): what a machine client
+    with all its facts sends."""
+    rec = Recorder("POST /applications submit")
+    counter = [0]
+
+    async def step(conn: Connection, i: int, since: float) -> None:
+        applicant = cast.applicants[i]
+        counter[0] += 1
+        body = application_body(applicant, counter[0], at_once=True)
+        got = await timed(conn, rec, since, "POST", f"{API}/applications", body, applicant.token)
+        done = got and expect(*got, 201, rec)
+        if not done:
+            return
+        if done["state"] != "submitted":
+            rec.error(f"answered state {done['state']}")
+            return
+        seen.created.append(int(done["id"]))
+        seen.submitted.append(int(done["id"]))
+        seen.to_review.append(int(done["id"]))
+
+    rec.elapsed = await run_clients(port, len(cast.applicants), duration, step, rate)
+    return [rec]
 
 
 async def review_scenario(
@@ -730,6 +761,18 @@ async def scenarios(
                 lambda: submit_scenario(port, cast, args.duration, args.submit_rate, seen),
             ),
         ]
+    if "apply" in args.scenarios:
+        n = len(cast.applicants)
+        runs += [
+            (
+                f"(b') submissions in one request, {n} applicants, saturated",
+                lambda: apply_scenario(port, cast, args.duration, None, seen),
+            ),
+            (
+                f"(b') submissions in one request, {n} applicants, paced at {args.submit_rate:g}/s",
+                lambda: apply_scenario(port, cast, args.duration, args.submit_rate, seen),
+            ),
+        ]
     for title, run in runs:
         before = meter.snapshot()
         recorders = await run()
@@ -773,7 +816,7 @@ def main() -> int:
     parser.add_argument("--eval-rate", type=float, default=500.0, help="paced evaluations/s")
     parser.add_argument("--submit-rate", type=float, default=150.0, help="paced submissions/s")
     parser.add_argument(
-        "--scenarios", default="evaluate,submit,review", help="comma-separated subset"
+        "--scenarios", default="evaluate,submit,apply,review", help="comma-separated subset"
     )
     parser.add_argument(
         "--profile", type=Path, default=None, metavar="REPORT",

@@ -105,7 +105,7 @@ def test_the_database_computes_the_same_link_as_python_in_chinese_too(
         svc, cast.alice, org_code=ORG_A, year=2022, clauses=["4.1a"], facts=FACTS
     )
     applications.submit(svc, cast.alice, draft.id)
-    reason = '报关单缺页；请补充 "第2页" \\ 与 emoji 🙂 及 \'引号\''
+    reason = "报关单缺页；请补充 \"第2页\" \\ 与 emoji 🙂 及 '引号'"
     applications.return_for_correction(svc, cast.rui, draft.id, reason)
     assert check(svc) == []
     with svc.reading() as s:

@@ -175,33 +175,72 @@ def create_draft(
     require(actor, Role.APPLICANT)
     _check_input(svc.package, facts, year, clauses)
     with svc.transaction() as s:
-        org = s.scalar(select(Organisation).where(Organisation.credit_code == org_code))
-        if org is None:
-            raise NotFound(f"未登记的单位 {org_code}", f"no organisation {org_code}")
-        require_org(actor, org.id, write=True)
-        now = svc.clock()
-        app = Application(
-            org_id=org.id,
-            award_year=year,
-            state=AppState.DRAFT,
-            clauses=list(dict.fromkeys(clauses)),
-            facts=facts,
-            created_by=actor.user_id,
-            created_at=now,
-            lines=[],  # a new draft has none: no query to find that out
-        )
-        s.add(app)
+        app, org = _new_draft(s, svc, actor, org_code, year, clauses, facts)
         s.flush()
-        audit.record(
-            s,
-            at=now,
-            actor=actor.username,
-            action="application.create",
-            object_type="application",
-            object_id=app.id,
-            after={"org": org.credit_code, "year": year, "clauses": app.clauses},
-        )
+        _audit_created(s, actor, app, org)
         return view(app, org)
+
+
+def apply(
+    svc: Services,
+    actor: Actor,
+    *,
+    org_code: str,
+    year: int,
+    clauses: list[str],
+    facts: dict[str, Any],
+) -> ApplicationView:
+    """Start and submit an application at once, in one transaction: what a machine client
+    that has all its facts does (the same checks and the same two audit entries as a draft
+    created, then submitted)."""
+    require(actor, Role.APPLICANT)
+    _check_input(svc.package, facts, year, clauses)
+    with svc.transaction() as s:
+        app, org = _new_draft(s, svc, actor, org_code, year, clauses, facts)
+        with s.no_autoflush:  # one INSERT of the application, already submitted, at the end
+            submitted = _submit_in(s, svc, actor, app, org, AppAction.SUBMIT)
+        _audit_created(s, actor, app, org)
+        audit.record(s, **submitted)
+        return view(app, org)
+
+
+def _new_draft(
+    s: Session,
+    svc: Services,
+    actor: Actor,
+    org_code: str,
+    year: int,
+    clauses: list[str],
+    facts: dict[str, Any],
+) -> tuple[Application, Organisation]:
+    org = s.scalar(select(Organisation).where(Organisation.credit_code == org_code))
+    if org is None:
+        raise NotFound(f"未登记的单位 {org_code}", f"no organisation {org_code}")
+    require_org(actor, org.id, write=True)
+    app = Application(
+        org_id=org.id,
+        award_year=year,
+        state=AppState.DRAFT,
+        clauses=list(dict.fromkeys(clauses)),
+        facts=facts,
+        created_by=actor.user_id,
+        created_at=svc.clock(),
+        lines=[],  # a new draft has none: no query to find that out
+    )
+    s.add(app)
+    return app, org
+
+
+def _audit_created(s: Session, actor: Actor, app: Application, org: Organisation) -> None:
+    audit.record(
+        s,
+        at=app.created_at,
+        actor=actor.username,
+        action="application.create",
+        object_type="application",
+        object_id=app.id,
+        after={"org": org.credit_code, "year": app.award_year, "clauses": app.clauses},
+    )
 
 
 def update_draft(
@@ -354,7 +393,12 @@ def _refresh_lines(s: Session, svc: Services, app: Application, org: Organisatio
             OfficeState.PENDING if needs_office and eligible else OfficeState.NOT_NEEDED
         )
     app.policy_sha256 = evaluation.policy.sha256
-    app.evaluation = evaluation.as_dict()
+    # What the engine said, kept with the application: its policy, scope and totals, and the
+    # clauses applied for with their explanations (the others are not this application's;
+    # storing all of them would write ~50 KB per submission for nothing read back).
+    stored = evaluation.as_dict()
+    stored["clauses"] = [c for c in stored["clauses"] if c["clause"] in app.clauses]
+    app.evaluation = stored
     snapshot_policy(s, svc)
     return evaluation
 
@@ -390,39 +434,48 @@ def snapshot_policy(s: Session, svc: Services) -> None:
 def _submit(svc: Services, actor: Actor, app_id: int, action: AppAction) -> ApplicationView:
     with svc.transaction() as s:
         app, org = _load(s, app_id)
-        require_org(actor, org.id, write=True)
-        to = _move(app, action, actor)
-        now = svc.clock()
-        listing = listed_dishonest(s, org.id, now.date())
-        if listing is not None:
-            raise Conflict(
-                f"该单位列入严重失信名单（{listing.source}，{listing.listed_on}起），不能申报",
-                f"the organisation is on a serious-dishonesty list ({listing.source} "
-                f"since {listing.listed_on}) and cannot apply",
-            )
-        problems = _pre_approvals(s, app, org)
-        if problems:
-            raise Invalid("活动批准文号有误", "event approvals do not match", problems)
-        before = app.state.value
-        app.state, app.submitted_at, app.return_reason = to, now, None
-        with s.no_autoflush:  # one UPDATE of the application, not one per query in between
-            _refresh_lines(s, svc, app, org)
-        s.flush()
-        audit.record(
-            s,
-            at=now,
-            actor=actor.username,
-            action=f"application.{action.value}",
-            object_type="application",
-            object_id=app.id,
-            before={"state": before},
-            after={
-                "state": to.value,
-                "policy_sha256": app.policy_sha256,
-                "lines": [[ln.clause_id, ln.subject_id, ln.engine_fen] for ln in app.lines],
-            },
-        )
+        audit.record(s, **_submit_in(s, svc, actor, app, org, action))
         return view(app, org)
+
+
+def _submit_in(
+    s: Session, svc: Services, actor: Actor, app: Application, org: Organisation, action: AppAction
+) -> dict[str, Any]:
+    """Submit (or resubmit) ``app`` in the open transaction; returns its audit entry, for the
+    caller to record last (appending to the audit log makes other writers wait until the
+    commit)."""
+    require_org(actor, org.id, write=True)
+    to = _move(app, action, actor)
+    now = svc.clock()
+    listing = listed_dishonest(s, org.id, now.date())
+    if listing is not None:
+        raise Conflict(
+            f"该单位列入严重失信名单（{listing.source}，{listing.listed_on}起），不能申报",
+            f"the organisation is on a serious-dishonesty list ({listing.source} "
+            f"since {listing.listed_on}) and cannot apply",
+        )
+    problems = _pre_approvals(s, app, org)
+    if problems:
+        raise Invalid("活动批准文号有误", "event approvals do not match", problems)
+    before = app.state.value
+    app.state, app.submitted_at, app.return_reason = to, now, None
+    with s.no_autoflush:  # one UPDATE of the application, not one per query in between
+        _refresh_lines(s, svc, app, org)
+    s.flush()
+
+    return {
+        "at": now,
+        "actor": actor.username,
+        "action": f"application.{action.value}",
+        "object_type": "application",
+        "object_id": app.id,
+        "before": {"state": before},
+        "after": {
+            "state": to.value,
+            "policy_sha256": app.policy_sha256,
+            "lines": [[ln.clause_id, ln.subject_id, ln.engine_fen] for ln in app.lines],
+        },
+    }
 
 
 def submit(svc: Services, actor: Actor, app_id: int) -> ApplicationView:

@@ -27,6 +27,10 @@ class NewApplication(Body):
     award_year: int = Field(ge=1900, le=2200)
     clauses: list[ClauseId] = Field(min_length=1, max_length=50)
     facts: dict[str, Any] = Field(description="事实（Facts 结构，award_year 除外） / facts")
+    submit: bool = Field(
+        default=False,
+        description="同时提交（一次完成申报，不留草稿） / submit at once, in the same request",
+    )
 
 
 class ApplicationChange(Body):
@@ -83,9 +87,14 @@ def list_applications(
     )
 
 
-@router.post("/applications", summary="新建申报草稿 / start an application", status_code=201)
+@router.post(
+    "/applications",
+    summary="新建申报草稿，或一次完成申报 / start an application, or apply at once",
+    status_code=201,
+)
 def create(body: NewApplication, svc: Svc, actor: User) -> ApplicationView:
-    return applications.create_draft(
+    start = applications.apply if body.submit else applications.create_draft
+    return start(
         svc,
         actor,
         org_code=body.org_code,

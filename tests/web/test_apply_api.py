@@ -1,0 +1,43 @@
+"""POST /applications with ``submit``: a machine client applies in one request."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .conftest import API, Web
+
+
+def _body(web: Web, **extra: Any) -> dict[str, Any]:
+    return {
+        "org_code": web.world.org_a_code,
+        "award_year": 2024,
+        "clauses": ["4.1a", "7.1"],
+        "facts": web.world.facts(staff_training={"costs_cny": "8000"}),
+        **extra,
+    }
+
+
+def test_submit_true_answers_a_submitted_application_with_its_lines(web: Web) -> None:
+    response = web.client.post(
+        f"{API}/applications", json=_body(web, submit=True), headers=web.bearer("alice")
+    )
+    assert response.status_code == 201, response.text
+    made = response.json()
+    assert made["state"] == "submitted"
+    assert {ln["clause_id"] for ln in made["lines"]} == {"4.1a", "7.1"}
+    again = web.client.get(f"{API}/applications/{made['id']}", headers=web.bearer("rui"))
+    assert again.json()["state"] == "submitted"
+
+
+def test_without_submit_it_is_a_draft_as_before(web: Web) -> None:
+    response = web.client.post(f"{API}/applications", json=_body(web), headers=web.bearer("alice"))
+    assert response.status_code == 201, response.text
+    assert response.json()["state"] == "draft"
+
+
+def test_submit_must_be_a_boolean(web: Web) -> None:
+    response = web.client.post(
+        f"{API}/applications", json=_body(web, submit="soon"), headers=web.bearer("alice")
+    )
+    assert response.status_code == 422
+    assert any(e["field"].endswith("submit") for e in response.json()["errors"]), response.text
