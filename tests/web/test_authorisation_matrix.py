@@ -28,10 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import fastapi.routing
 import httpx
 import pytest
-from fastapi.routing import APIRoute
 from sqlalchemy import create_engine
 
 from huiqi.config import Settings
@@ -50,6 +48,7 @@ from huiqi.policies import DEFAULT_POLICY
 from huiqi.policy import PolicyPackage, load_package
 from huiqi.service.uow import Services
 from huiqi.web.app import create_app
+from huiqi.web.openapi import api_routes
 
 from .conftest import (
     API,
@@ -363,17 +362,6 @@ def _route_app() -> Any:
     engine = create_engine("sqlite://")
     services = Services(engine=engine, package=load_package(DEFAULT_POLICY))
     return create_app(Settings(database_url="sqlite://"), services=services)
-
-
-def api_routes(app: Any) -> Iterator[tuple[str, str, APIRoute]]:
-    """Every (method, full path, route) the app serves with an APIRoute."""
-    # FastAPI ≥ 0.165 keeps included routers lazily; iter_route_contexts flattens them.
-    contexts: Any = getattr(fastapi.routing, "iter_route_contexts", None)
-    for route in contexts(app.routes) if contexts else app.routes:
-        original = getattr(route, "original_route", route)
-        if isinstance(original, APIRoute):
-            for method in route.methods or ():
-                yield method, str(route.path), original
 
 
 ROUTE_APP = _route_app()

@@ -9,6 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
+from huiqi.config import Settings
+
 from .conftest import API, PASSWORD, Web, assert_problem
 
 Send = Callable[[Web, dict[str, str]], httpx.Response]
@@ -208,3 +210,24 @@ def test_an_unexpected_error_is_a_plain_500_problem_without_a_trace(
     assert problem["status"] == 500 and problem["zh"] and problem["en"]
     assert "secret" not in response.text and "Traceback" not in response.text
     assert "RuntimeError" not in response.text
+
+
+def test_the_document_declares_every_refusal_as_a_problem() -> None:
+    """No operation advertises FastAPI's own validation schema: what the API sends is a
+    problem; signed-in operations name their refusals and how to sign in."""
+    from huiqi.web.app import create_app
+
+    document = create_app(Settings(database_url="sqlite://")).openapi()
+    assert "HTTPValidationError" not in str(document)
+    assert set(document["components"]["securitySchemes"]) == {"bearer", "session"}
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            refusals = {c: r for c, r in operation["responses"].items() if c.startswith("4")}
+            assert "422" in refusals, (method, path)
+            for response in refusals.values():
+                assert list(response["content"]) == ["application/problem+json"], (method, path)
+            if "security" in operation and {} not in operation["security"]:
+                assert {"401", "403"} <= set(refusals), (method, path)
+    submit = document["paths"]["/api/v1/applications/{application_id}/submit"]["post"]
+    assert {"401", "403", "404", "409", "422"} <= set(submit["responses"])
+    assert "security" not in document["paths"]["/api/v1/evaluate"]["post"]

@@ -12,11 +12,11 @@ from fastapi.staticfiles import StaticFiles
 
 from huiqi import __version__
 from huiqi.config import Settings, get_settings
-from huiqi.facts.model import Facts
 from huiqi.service.bootstrap import build_services
 from huiqi.service.uow import Services
 from huiqi.web import problems
 from huiqi.web.guard import Guard
+from huiqi.web.openapi import build as document
 from huiqi.web.pages import page_routers
 from huiqi.web.routes import applications, auth, orgs, plans, public, records
 
@@ -59,13 +59,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
     def openapi() -> dict:  # type: ignore[type-arg]
         if app.openapi_schema is None:
-            schema = original()
-            facts = Facts.model_json_schema(ref_template="#/components/schemas/{model}")
-            definitions = facts.pop("$defs", {})
-            components = schema.setdefault("components", {}).setdefault("schemas", {})
-            components.update(definitions)
-            components["Facts"] = facts
-            app.openapi_schema = schema
+            app.openapi_schema = document(app, original())
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
