@@ -231,3 +231,45 @@ def test_the_document_declares_every_refusal_as_a_problem() -> None:
     submit = document["paths"]["/api/v1/applications/{application_id}/submit"]["post"]
     assert {"401", "403", "404", "409", "422"} <= set(submit["responses"])
     assert "security" not in document["paths"]["/api/v1/evaluate"]["post"]
+
+
+def test_a_client_that_hangs_up_mid_body_is_not_logged_as_a_server_error(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import asyncio
+    import logging
+
+    from huiqi.web.app import create_app
+
+    app = create_app(Settings(database_url="sqlite://"))
+    messages = [
+        {"type": "http.request", "body": b'{"applicant": {', "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": f"{API}/evaluate",
+        "raw_path": f"{API}/evaluate".encode(),
+        "query_string": b"",
+        "headers": [(b"content-type", b"application/json"), (b"content-length", b"100")],
+        "client": ("127.0.0.1", 1),
+        "server": ("127.0.0.1", 80),
+        "root_path": "",
+    }
+    with caplog.at_level(logging.INFO, logger="huiqi.web"):
+        asyncio.run(app(scope, receive, send))
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert any("disconnected" in r.getMessage() for r in caplog.records)
+    assert sent and sent[0]["status"] == 400

@@ -16,6 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 
 from huiqi.errors import InputError, Problem
 from huiqi.facts.load import json_path
@@ -170,6 +171,12 @@ def install(app: FastAPI) -> None:
     async def _http(request: Request, exc: HTTPException) -> Response:
         zh, en = _TITLES.get(exc.status_code, (str(exc.detail), str(exc.detail)))
         return problem(request, exc.status_code, zh, en, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(ClientDisconnect)
+    async def _gone(request: Request, exc: ClientDisconnect) -> Response:
+        # The client hung up while sending its body: nothing to answer, nothing wrong here.
+        log.info("client disconnected during %s %s", request.method, request.url.path)
+        return problem(request, 400, "请求未发送完整", "the request was not sent completely")
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
