@@ -21,6 +21,8 @@ from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
 
 from huiqi.credit_code import complete
 from huiqi.engine import ClauseResult, Evaluation, clause_sort_key, evaluate
@@ -234,8 +236,13 @@ def totals(results: list[ClauseResult]) -> Totals:
 @router.post("/calculator/result", response_class=HTMLResponse)
 async def result(request: Request) -> HTMLResponse:
     """Rows added or removed, problems beside their fields, or the results."""
-    package = get_services(request).package
     posted = await request.form()
+    # The page names who is signed in (a database read): on a request thread, not the loop.
+    return await run_in_threadpool(_result, request, posted)
+
+
+def _result(request: Request, posted: FormData) -> HTMLResponse:
+    package = get_services(request).package
     fields = _fields(posted)
     choice, problems = read_choice(
         package, fields.get("year", ""), fields.get("kind", ""), _texts(posted.getlist("clause"))
@@ -306,8 +313,12 @@ def unpack(text: str) -> dict[str, Any] | None:
 @router.post("/calculator/apply")
 async def apply(request: Request) -> Response:
     """ "Apply with these facts": keep the calculation for the portal, sign in if need be."""
-    package = get_services(request).package
     posted = await request.form()
+    return await run_in_threadpool(_apply, request, posted)
+
+
+def _apply(request: Request, posted: FormData) -> Response:
+    package = get_services(request).package
     fields = _fields(posted)
     choice, _ = read_choice(
         package, fields.get("year", ""), fields.get("kind", ""), _texts(posted.getlist("clause"))

@@ -24,7 +24,8 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from starlette.datastructures import UploadFile
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData, UploadFile
 
 from huiqi.db.tables import Application, Organisation
 from huiqi.engine import clause_sort_key
@@ -376,8 +377,7 @@ class Posted:
     complete: bool  # the form on the page showed every section the chosen clauses need
 
 
-async def _read_posted(request: Request, svc: Services, org: OrgView) -> Posted:
-    posted = await request.form()
+def _read_posted(posted: FormData, svc: Services, org: OrgView) -> Posted:
     fields = {k: v for k, v in posted.multi_items() if isinstance(v, str)}
     clauses = _valid_clauses(svc, [str(c) for c in posted.getlist("clause")], org.kind)
     shown = _valid_clauses(svc, fields.get("_shown", "").split(","), org.kind)
@@ -410,10 +410,15 @@ async def new_post(request: Request, actor: MaybeUser) -> Response:
     """Rows, a refreshed form for other clauses, or the draft saved."""
     if actor is None:
         return _login(request)
+    form = await request.form()
+    # The rest reads and writes the database: on a request thread, not the event loop.
+    return await run_in_threadpool(_new_post, request, actor, form)
+
+
+def _new_post(request: Request, actor: Actor, form: FormData) -> Response:
     svc = get_services(request)
     org = _org(svc, actor)
-    posted = await _read_posted(request, svc, org)
-    form = await request.form()
+    posted = _read_posted(form, svc, org)
     asked = str(form.get("year", ""))
     allowed = years(svc.package)
     year = int(asked) if asked.isdigit() and int(asked) in allowed else allowed[0]
@@ -510,10 +515,17 @@ async def edit_post(app_id: Id, request: Request, actor: MaybeUser) -> Response:
     if actor is None:
         return _login(request)
     svc = get_services(request)
-    org = _org(svc, actor)
-    view = applications.get(svc, actor, app_id)  # NotFound for another organisation's
+    view = await run_in_threadpool(applications.get, svc, actor, app_id)  # NotFound if not ours
     _check_editable(view)
-    posted = await _read_posted(request, svc, org)
+    form = await request.form()
+    return await run_in_threadpool(_edit_post, request, actor, view, form)
+
+
+def _edit_post(request: Request, actor: Actor, view: ApplicationView, form: FormData) -> Response:
+    svc = get_services(request)
+    app_id = view.id
+    org = _org(svc, actor)
+    posted = _read_posted(form, svc, org)
     page = partial(
         _form_page,
         request,
@@ -560,7 +572,8 @@ async def upload(app_id: Id, request: Request, actor: MaybeUser) -> Response:
         return _login(request)
     svc = get_services(request)
     _applicant(actor)
-    applications.get(svc, actor, app_id)  # NotFound for another organisation's
+    # Checked before the body is read; the database work on a request thread, not the loop.
+    await run_in_threadpool(applications.get, svc, actor, app_id)  # NotFound if not ours
     settings = get_settings(request)
     form = await request.form()
     sent = form.get("file")
@@ -569,16 +582,20 @@ async def upload(app_id: Id, request: Request, actor: MaybeUser) -> Response:
     if isinstance(sent, UploadFile):
         content = await sent.read(settings.max_upload_bytes + 1)
         filename = sent.filename or ""
-    try:
-        attachments.upload(
-            svc,
-            actor,
-            app_id,
-            filename=filename,
-            content=content,
-            data_dir=settings.data_dir,
-            max_bytes=settings.max_upload_bytes,
-        )
-    except (Invalid, Conflict) as exc:
-        return _application_page(request, actor, app_id, refusal=exc)
-    return redirect(f"/portal/applications/{app_id}", "uploaded")
+
+    def store() -> Response:
+        try:
+            attachments.upload(
+                svc,
+                actor,
+                app_id,
+                filename=filename,
+                content=content,
+                data_dir=settings.data_dir,
+                max_bytes=settings.max_upload_bytes,
+            )
+        except (Invalid, Conflict) as exc:
+            return _application_page(request, actor, app_id, refusal=exc)
+        return redirect(f"/portal/applications/{app_id}", "uploaded")
+
+    return await run_in_threadpool(store)

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, UploadFile
 from fastapi.responses import FileResponse
 from pydantic import Field
+from starlette.concurrency import run_in_threadpool
 
 from huiqi.fulfilment.decisions import LineDecision
 from huiqi.service import applications, attachments
@@ -163,7 +164,8 @@ async def upload(
     application_id: Id, file: UploadFile, request: Request, svc: Svc, actor: User, settings: Config
 ) -> AttachmentView:
     content = await file.read(settings.max_upload_bytes + 1)
-    return attachments.upload(
+    return await run_in_threadpool(  # hashing, writing and the database: not on the event loop
+        attachments.upload,
         svc,
         actor,
         application_id,
