@@ -11,6 +11,7 @@ nothing is escaped there — the pages escape when they render).
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -473,3 +474,17 @@ def test_the_audit_entries_of_a_budget_with_the_longest_division_can_be_looked_u
     )
     assert response.status_code == 200, response.text
     assert [r["after"] for r in response.json()] == [{"amount_fen": 100}]
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-16", "utf-32"])
+def test_a_nul_escaped_in_the_calculators_json_is_refused_in_any_encoding(
+    web: Web, encoding: str
+) -> None:
+    facts = web.world.facts()
+    facts["applicant"]["name"] = "甲公司\x00"
+    raw = json.dumps(facts, ensure_ascii=False).encode(encoding)
+    response = web.client.post(
+        f"{API}/evaluate", content=raw, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 422, response.text
+    assert "NUL" in response.json()["errors"][0]["en"]

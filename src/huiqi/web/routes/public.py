@@ -35,7 +35,9 @@ async def _json_body(request: Request) -> Any:
         raise InputError(
             [Problem("body", None, f"JSON 格式错误：{exc}", f"invalid JSON: {exc}")]
         ) from None
-    if has_nul(data):
+    # In UTF-8 JSON a NUL can only come escaped ("\u0000"; a raw one is refused above), so
+    # look inside only when the text holds that escape (or zero bytes: UTF-16 or -32 JSON).
+    if (b"\\u0000" in raw or b"\x00" in raw) and has_nul(data):
         raise InputError([Problem("body", None, "不允许包含空字符", "NUL characters not allowed")])
     return data
 
