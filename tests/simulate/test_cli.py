@@ -13,7 +13,7 @@ import typer
 from openpyxl import Workbook
 from typer.testing import CliRunner
 
-from huiqi.simulate import cli
+from huiqi.cli import simulate_cmds as cli
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
 app.command()(cli.synth)

@@ -11,8 +11,7 @@ import sys
 
 import typer
 
-from huiqi.cli import db_cmds, engine_cmds, flow_cmds, import_cmds
-from huiqi.simulate import cli as simulate_cmds
+from huiqi.cli import db_cmds, engine_cmds, flow_cmds, import_cmds, simulate_cmds
 
 app = typer.Typer(
     name="huiqi",
