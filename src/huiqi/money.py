@@ -14,16 +14,23 @@ from fractions import Fraction
 FEN_PER_YUAN = 100
 
 
+def _half_up(numerator: int, denominator: int) -> int:
+    """``numerator / denominator`` (denominator > 0) to the nearest integer, halves up
+    (for a negative value: its opposite, rounded so)."""
+    if numerator < 0:
+        return -_half_up(-numerator, denominator)
+    return (2 * numerator + denominator) // (2 * denominator)
+
+
 def round_half_up(value: Fraction) -> int:
     """Round a non-negative exact value to the nearest integer, halves up."""
-    if value < 0:
-        return -round_half_up(-value)
-    return (2 * value.numerator + value.denominator) // (2 * value.denominator)
+    return _half_up(value.numerator, value.denominator)
 
 
 def yuan_to_fen(yuan: Decimal | int | Fraction) -> int:
     """Exact yuan (at most two decimals, or a Fraction) to fen, rounded half-up."""
-    return round_half_up(Fraction(yuan) * FEN_PER_YUAN)
+    numerator, denominator = yuan.as_integer_ratio()  # exact, whatever the type
+    return _half_up(numerator * FEN_PER_YUAN, denominator)
 
 
 def fen_to_yuan(fen: int) -> Decimal:

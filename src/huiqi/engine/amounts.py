@@ -6,7 +6,7 @@ from datetime import date, timedelta
 from fractions import Fraction
 from typing import Any
 
-from huiqi.engine.context import Context
+from huiqi.engine.context import Context, exact_param
 from huiqi.engine.explain import Node, money, qty
 from huiqi.money import round_half_up, yuan_to_fen
 from huiqi.policy.model import Amount, Cap, CapPeriod, Component, Days, Once, OnDate
@@ -51,7 +51,7 @@ def _component(ctx: Context, part: Component, item: Any) -> tuple[int, Node]:
     label = part.label.both if part.label else None
     if part.unit_price is not None:
         assert part.quantity is not None
-        price = Fraction(ctx.param(part.unit_price))
+        price = exact_param(ctx.param(part.unit_price))
         quantity = Fraction(ctx.raw(part.quantity, item) or 0)
         fen = round_half_up(price * quantity * 100)
         return fen, Node(
@@ -71,10 +71,10 @@ def _component(ctx: Context, part: Component, item: Any) -> tuple[int, Node]:
         if isinstance(rate, OnDate):
             on = ctx.raw(rate.at, item)
             rates.append({**_param(ctx, rate.param, on), "on": on.isoformat() if on else None})
-            product *= Fraction(ctx.param(rate.param, on))
+            product *= exact_param(ctx.param(rate.param, on))
         else:
             rates.append(_param(ctx, rate))
-            product *= Fraction(ctx.param(rate))
+            product *= exact_param(ctx.param(rate))
     base_fen = sum(yuan_to_fen(ctx.raw(p, item) or 0) for p in part.of)
     exact = product * base_fen
     args: dict[str, Any] = {

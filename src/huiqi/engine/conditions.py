@@ -5,7 +5,7 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import Any
 
-from huiqi.engine.context import Context
+from huiqi.engine.context import Context, exact_param
 from huiqi.engine.explain import Node, qty, text
 from huiqi.facts.model import choice_label
 from huiqi.policy.model import Condition, Switched, Word
@@ -38,7 +38,9 @@ def applies_to(ctx: Context, cond: Condition) -> bool:
 
 
 def evaluate_conditions(ctx: Context, conds: list[Condition], item: Any = None) -> list[Node]:
-    return [evaluate_condition(ctx, c, item) for c in conds if applies_to(ctx, c)]
+    return [
+        evaluate_condition(ctx, c, item) for c in conds if c.for_kinds is None or applies_to(ctx, c)
+    ]
 
 
 def evaluate_condition(ctx: Context, cond: Condition, item: Any = None) -> Node:
@@ -47,19 +49,24 @@ def evaluate_condition(ctx: Context, cond: Condition, item: Any = None) -> Node:
         return Node("cond.any", {"quote": None}, any(c.ok for c in children), children)
     assert cond.fact is not None
     label = cond.label.both if cond.label else ctx.label(cond.fact)
-    base = {"label": label, "quote": cond.quote}
     if cond.word is not None:
-        return _compare(ctx, cond, item, base)
+        return _compare(ctx, cond, item, label)
     assert isinstance(cond.fact, str)
     value = ctx.raw(cond.fact, item)
+    quote = cond.quote
     if cond.is_ is not None:
-        return Node("cond.is", {**base, "value": value, "expected": cond.is_}, value is cond.is_)
+        return Node(
+            "cond.is",
+            {"label": label, "quote": quote, "value": value, "expected": cond.is_},
+            value is cond.is_,
+        )
     if cond.in_ is not None:
         shown = getattr(value, "value", value)
         return Node(
             "cond.in",
             {
-                **base,
+                "label": label,
+                "quote": quote,
                 "value": None if shown is None else choice_label(shown),
                 "allowed": [choice_label(v) for v in cond.in_],
             },
@@ -67,37 +74,48 @@ def evaluate_condition(ctx: Context, cond: Condition, item: Any = None) -> Node:
         )
     if cond.given:
         given = value is not None and value != ""
-        return Node("cond.given", {**base, "value": value}, given)
+        return Node("cond.given", {"label": label, "quote": quote, "value": value}, given)
     assert cond.in_award_year
     ok = value is not None and value.year == ctx.year
     return Node(
         "cond.in_year",
-        {**base, "value": None if value is None else value.isoformat(), "year": ctx.year},
+        {
+            "label": label,
+            "quote": quote,
+            "value": None if value is None else value.isoformat(),
+            "year": ctx.year,
+        },
         ok,
     )
 
 
-def _compare(ctx: Context, cond: Condition, item: Any, base: dict[str, Any]) -> Node:
-    assert cond.word is not None and cond.fact is not None
+def _compare(ctx: Context, cond: Condition, item: Any, label: dict[str, str]) -> Node:
+    word = cond.word
+    assert word is not None and cond.fact is not None
     value, notes = ctx.total(cond.fact, item)
     unit = ctx.unit(cond.fact)
     if cond.threshold is not None:
-        threshold = Fraction(ctx.param(cond.threshold))
+        threshold = exact_param(ctx.param(cond.threshold))
         spec = ctx.param_spec(cond.threshold)
         param = {"name": cond.threshold, "label": spec.label.both}
     else:
-        threshold, param = Fraction(0), None
-    ok = value is not None and compare(cond.word, value, threshold)
+        threshold, param = _ZERO, None
+    ok = value is not None and compare(word, value, threshold)
+    shown_word, op, meaning = _SHOWN[word]
     args = {
-        **base,
+        "label": label,
+        "quote": cond.quote,
         "value": qty(value, unit),
-        "word": cond.word.value,
-        "op": _op_symbol(cond.word),
+        "word": shown_word,
+        "op": op,
         "threshold": qty(threshold, unit),
         "param": param,
-        "word_meaning": text(*_WORD_MEANING[cond.word]),
+        "word_meaning": text(*meaning),
     }
     return Node("cond.compare", args, ok, tuple(notes))
+
+
+_ZERO = Fraction(0)
 
 
 def _op_symbol(word: Word) -> str:
@@ -116,3 +134,6 @@ _WORD_MEANING = {
     Word.YIXIA: ("“以下”含本数", "以下 includes the number"),
     Word.BUMAN: ("“不满”不含本数", "不满 excludes the number"),
 }
+
+#: What a comparison shows of its word: the word, its symbol and its meaning (zh, en).
+_SHOWN = {word: (word.value, _op_symbol(word), _WORD_MEANING[word]) for word in Word}

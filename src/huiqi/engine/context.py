@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from fractions import Fraction
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from huiqi.engine.explain import Node, qty, text
@@ -45,10 +45,39 @@ class NoValueError(InputError):
         self.name, self.when, self.label = name, when, label
 
 
+@lru_cache(maxsize=1024)
+def exact_param(value: Decimal) -> Fraction:
+    """A parameter's value as an exact Fraction. Parameters are few, so each is converted once;
+    facts are never cached: every applicant's numbers are converted afresh."""
+    return Fraction(value)
+
+
 @cache
 def _label(paths: tuple[str, ...], item_list: str | None) -> dict[str, str]:
     infos = [fact_info(p, item_list) for p in paths]
     return text("＋".join(i.zh for i in infos), " + ".join(i.en for i in infos))
+
+
+@cache
+def _steps(path: str) -> tuple[bool, tuple[str, ...]]:
+    """A fact path as (read from the item?, attribute names): ``item.area_m2`` → (True,
+    ("area_m2",)), ``trade.export_usd`` → (False, ("trade", "export_usd"))."""
+    parts = tuple(path.split("."))
+    return (True, parts[1:]) if parts[0] == "item" else (False, parts)
+
+
+@cache
+def _cny_path(usd_path: str, item_list: str | None) -> str | None:
+    """The CNY fact a USD fact falls back to (``trade.export_usd`` → ``trade.export_cny``),
+    or None when the path is not in USD or the facts have no such CNY field."""
+    if not usd_path.endswith("_usd"):
+        return None
+    cny_path = usd_path[: -len("_usd")] + "_cny"
+    try:
+        fact_info(cny_path, item_list)
+    except KeyError:
+        return None
+    return cny_path
 
 
 @dataclass
@@ -58,10 +87,11 @@ class Context:
     year: int
     clause: Clause | None = None
     switches_used: set[str] = field(default_factory=set)
+    #: 31 December of the award year: the parameters of a year are those in force on that day.
+    reference_date: date = field(init=False)
 
-    @property
-    def reference_date(self) -> date:
-        return date(self.year, 12, 31)
+    def __post_init__(self) -> None:
+        self.reference_date = date(self.year, 12, 31)
 
     @property
     def applicant_code(self) -> str:
@@ -91,12 +121,12 @@ class Context:
 
     # -- facts -------------------------------------------------------------------
     def raw(self, path: str, item: Any = None) -> Any:
-        parts = path.split(".")
-        obj: Any = item if parts[0] == "item" else self.facts
-        for part in parts[1:] if parts[0] == "item" else parts:
+        on_item, steps = _steps(path)
+        obj: Any = item if on_item else self.facts
+        for step in steps:
             if obj is None:
                 return None
-            obj = getattr(obj, part)
+            obj = getattr(obj, step)
         return obj
 
     def number(self, path: str, item: Any = None) -> tuple[Fraction | None, list[Node]]:
@@ -104,28 +134,22 @@ class Context:
         value = self.raw(path, item)
         if value is not None:
             return Fraction(value), []
-        if path.endswith("_usd"):
-            cny_path = path[: -len("_usd")] + "_cny"
-            try:
-                fact_info(cny_path, self.clause.for_each if self.clause else None)
-            except KeyError:
-                return None, []
-            cny = self.raw(cny_path, item)
-            if cny is None:
-                return None, []
-            rate = self.param("usd_cny")
-            usd = Fraction(cny) / Fraction(rate)
-            note = Node(
-                "fact.converted",
-                {
-                    "cny": qty(cny, "cny"),
-                    "rate": qty(rate, "cny_per_usd"),
-                    "usd": qty(usd, "usd"),
-                    "year": self.year,
-                },
-            )
-            return usd, [note]
-        return None, []
+        cny_path = _cny_path(path, self.clause.for_each if self.clause else None)
+        cny = None if cny_path is None else self.raw(cny_path, item)
+        if cny is None:
+            return None, []
+        rate = self.param("usd_cny")
+        usd = Fraction(cny) / exact_param(rate)
+        note = Node(
+            "fact.converted",
+            {
+                "cny": qty(cny, "cny"),
+                "rate": qty(rate, "cny_per_usd"),
+                "usd": qty(usd, "usd"),
+                "year": self.year,
+            },
+        )
+        return usd, [note]
 
     def total(self, fact: FactRef, item: Any = None) -> tuple[Fraction | None, list[Node]]:
         """A fact, a sum of facts (None only when every part is missing) or a switched one."""

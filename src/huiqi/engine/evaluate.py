@@ -12,7 +12,8 @@ come after caps so that both policies together never pay more than the better on
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from huiqi.engine.amounts import apply_cap, apply_once, apply_overlap, raw_amount
@@ -22,7 +23,7 @@ from huiqi.engine.explain import Node, money, text
 from huiqi.engine.result import ClauseResult, Evaluation, ItemResult, PolicyRef
 from huiqi.errors import InputError, Problem
 from huiqi.facts.model import Facts
-from huiqi.policy.model import AmountKind, CapPer, Clause, Condition, Once, PolicyPackage
+from huiqi.policy.model import AmountKind, Cap, CapPer, Clause, Condition, Once, PolicyPackage
 
 
 class OutsideValidityError(InputError):
@@ -32,6 +33,12 @@ class OutsideValidityError(InputError):
 def clause_sort_key(clause_id: str) -> tuple[Any, ...]:
     """``2.2a`` < ``2.10`` — numbers compare as numbers, suffixes as text."""
     return tuple(int(p) if p.isdigit() else p for p in re.findall(r"\d+|[a-z]+", clause_id))
+
+
+@cache
+def _clause_order(clause_ids: tuple[str, ...]) -> tuple[str, ...]:
+    """The clauses in reading order (:func:`clause_sort_key`), sorted once per package."""
+    return tuple(sorted(clause_ids, key=clause_sort_key))
 
 
 def check_year(package: PolicyPackage, year: int | None) -> int:
@@ -71,9 +78,9 @@ def evaluate(package: PolicyPackage, facts: Facts, year: int | None = None) -> E
     ctx = Context(package, facts, award_year)
     scope = _scope(ctx)
     scope_switches = {name: package.switch(name) for name in sorted(ctx.switches_used)}
+    gate = _gate(ctx, scope)
     clauses = tuple(
-        _clause(ctx, package.clauses[cid], scope)
-        for cid in sorted(package.clauses, key=clause_sort_key)
+        _clause(ctx, package.clauses[cid], gate) for cid in _clause_order(tuple(package.clauses))
     )
     switches = {name: package.switch(name) for name in sorted(package.policy.switches)}
     applicant = facts.applicant
@@ -112,9 +119,13 @@ class _Plan:
     """What a clause's evaluation needs that never changes: worked out once per clause."""
 
     clause: Clause
+    kind: str  # the clause's kind of amount, as shown
     common: list[Condition]  # read the applicant's facts once
     per_item: list[Condition]  # read each subject (store, warehouse, loan …)
     allowed: list[dict[str, str]]
+    item_caps: list[Cap]  # on each subject's amount
+    applicant_caps: list[Cap]  # on the clause's total
+    items_label: tuple[str, str] | None  # the list of for_each (zh, en)
 
 
 _PLANS: dict[int, _Plan] = {}
@@ -124,36 +135,62 @@ def _plan(package: PolicyPackage, clause: Clause) -> _Plan:
     plan = _PLANS.get(id(clause))
     if plan is None or plan.clause is not clause:
         kinds = package.policy.applicant_kinds
+        items_label = None
+        if clause.for_each is not None:
+            field = Facts.model_fields[clause.for_each]
+            items_label = (field.title or clause.for_each, field.description or clause.for_each)
         plan = _Plan(
             clause=clause,
+            kind=clause.kind.value,
             common=[c for c in clause.conditions if not _uses_item(c)],
             per_item=[c for c in clause.conditions if _uses_item(c)],
             allowed=[kinds[k].both for k in clause.applicants],
+            item_caps=[c for c in clause.caps if c.per is CapPer.ITEM],
+            applicant_caps=[c for c in clause.caps if c.per is CapPer.APPLICANT],
+            items_label=items_label,
         )
         _PLANS[id(clause)] = plan
     return plan
 
 
-def _clause(ctx: Context, clause: Clause, scope: Node) -> ClauseResult:
-    ctx.clause = clause
-    ctx.switches_used = set()
-    plan = _plan(ctx.package, clause)
+@dataclass(frozen=True, slots=True)
+class _Gate:
+    """What every clause of one evaluation checks first, and shows alike: clause 1 (its
+    summary node is the same, unchanging node in every clause's explanation) and the
+    applicant's kind."""
+
+    scope_ok: bool
+    scope_summary: Node
+    kind: str
+    kind_label: dict[str, str]
+
+
+def _gate(ctx: Context, scope: Node) -> _Gate:
     kinds = ctx.package.policy.applicant_kinds
     kind = ctx.facts.applicant.kind.value
-    kind_node = Node(
-        "cond.kind",
-        {"value": kinds[kind].both if kind in kinds else text(kind, kind), "allowed": plan.allowed},
-        kind in clause.applicants,
-    )
-    scope_node = Node(
+    summary = Node(
         "scope.summary",
         {"clause": scope.args["clause"]},
         scope.ok,
         () if scope.ok else tuple(n for n in scope.children if not n.ok),
     )
+    return _Gate(
+        scope_ok=bool(scope.ok),
+        scope_summary=summary,
+        kind=kind,
+        kind_label=kinds[kind].both if kind in kinds else text(kind, kind),
+    )
+
+
+def _clause(ctx: Context, clause: Clause, gate: _Gate) -> ClauseResult:
+    ctx.clause = clause
+    ctx.switches_used = set()
+    plan = _plan(ctx.package, clause)
+    kind_ok = gate.kind in clause.applicants
+    kind_node = Node("cond.kind", {"value": gate.kind_label, "allowed": plan.allowed}, kind_ok)
     common = evaluate_conditions(ctx, plan.common)
-    gate_ok = bool(scope.ok) and bool(kind_node.ok) and all(n.ok for n in common)
-    nodes: list[Node] = [scope_node, kind_node, *common]
+    gate_ok = gate.scope_ok and kind_ok and all(n.ok for n in common)
+    nodes: list[Node] = [gate.scope_summary, kind_node, *common]
 
     items: list[ItemResult] = []
     amounts: list[int] = []
@@ -161,24 +198,13 @@ def _clause(ctx: Context, clause: Clause, scope: Node) -> ClauseResult:
         if skip is not None:
             nodes.append(skip)
             continue
-        result, node = _subject(ctx, clause, subject, item, gate_ok)
+        result, node = _subject(ctx, plan, subject, item, gate_ok)
         items.append(result)
         nodes.append(node)
         if result.eligible and result.amount_fen is not None:
             amounts.append(result.amount_fen)
-    if clause.for_each is not None and not items:
-        field = Facts.model_fields[clause.for_each]
-        nodes.append(
-            Node(
-                "items.none",
-                {
-                    "list": text(
-                        field.title or clause.for_each, field.description or clause.for_each
-                    )
-                },
-                False,
-            )
-        )
+    if plan.items_label is not None and not items:
+        nodes.append(Node("items.none", {"list": text(*plan.items_label)}, False))
 
     eligible = gate_ok and any(i.eligible for i in items)
     amount: int | None = None
@@ -186,10 +212,9 @@ def _clause(ctx: Context, clause: Clause, scope: Node) -> ClauseResult:
         amount = sum(amounts)
         if clause.for_each is not None:
             nodes.append(Node("sum", {"count": len(amounts), "amount": money(amount)}))
-        for cap in clause.caps:
-            if cap.per is CapPer.APPLICANT:
-                amount, cap_node = apply_cap(ctx, cap, amount, None, None)
-                nodes.append(cap_node)
+        for cap in plan.applicant_caps:
+            amount, cap_node = apply_cap(ctx, cap, amount, None, None)
+            nodes.append(cap_node)
         if clause.overlap:
             # After this policy's caps, so that both policies together never pay more than
             # the better of the two. Awards for a store, warehouse … were set against that
@@ -226,7 +251,7 @@ def _clause(ctx: Context, clause: Clause, scope: Node) -> ClauseResult:
         {
             "id": clause.id,
             "title": clause.title.both,
-            "kind": clause.kind.value,
+            "kind": plan.kind,
             "amount": None if amount is None else money(amount),
             "text": clause.text,
         },
@@ -266,9 +291,10 @@ def _subjects(ctx: Context, clause: Clause) -> list[tuple[str, Any, Node | None]
 
 
 def _subject(
-    ctx: Context, clause: Clause, subject: str, item: Any, gate_ok: bool
+    ctx: Context, plan: _Plan, subject: str, item: Any, gate_ok: bool
 ) -> tuple[ItemResult, Node]:
-    nodes = evaluate_conditions(ctx, _plan(ctx.package, clause).per_item, item)
+    clause = plan.clause
+    nodes = evaluate_conditions(ctx, plan.per_item, item)
     ok = all(n.ok for n in nodes)
     tier_id: str | None = None
     amount_spec = clause.amount
@@ -301,10 +327,9 @@ def _subject(
         amount, amount_node = raw
         nodes.append(amount_node)
         if amount is not None:
-            for cap in clause.caps:
-                if cap.per is CapPer.ITEM:
-                    amount, cap_node = apply_cap(ctx, cap, amount, subject, item)
-                    nodes.append(cap_node)
+            for cap in plan.item_caps:
+                amount, cap_node = apply_cap(ctx, cap, amount, subject, item)
+                nodes.append(cap_node)
             if clause.once is not Once.NO:
                 amount, once_node = apply_once(ctx, clause.once, amount, subject)
                 nodes.append(once_node)
@@ -329,5 +354,13 @@ def _allocate(items: list[ItemResult], total: int) -> list[ItemResult]:
     for item in items:
         share = min(item.amount_fen or 0, left) if item.eligible else None
         left -= share or 0
-        shared.append(replace(item, allocated_fen=share))
+        shared.append(
+            ItemResult(
+                subject=item.subject,
+                eligible=item.eligible,
+                tier=item.tier,
+                amount_fen=item.amount_fen,
+                allocated_fen=share,
+            )
+        )
     return shared
