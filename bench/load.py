@@ -461,6 +461,8 @@ async def run_clients(
         try:
             while True:
                 if rate:
+                    if due >= end:  # the schedule is over: do not sleep until its next slot
+                        return
                     pause = due - time.perf_counter()
                     if pause > 0:
                         await asyncio.sleep(pause)
