@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -108,7 +109,9 @@ class Evaluation:
         """The most review may add within ceilings."""
         return self.total_fen(AmountKind.CEILING)
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self, clauses: Collection[str] | None = None) -> dict[str, Any]:
+        """The whole result as plain data; with ``clauses``, only those clauses' results (the
+        totals still cover every clause)."""
         return {
             "policy": {
                 "id": self.policy.id,
@@ -132,5 +135,7 @@ class Evaluation:
                     1 for c in self.clauses if c.eligible and c.kind is AmountKind.DISCRETIONARY
                 ),
             },
-            "clauses": [c.as_dict() for c in self.clauses],
+            "clauses": [
+                c.as_dict() for c in self.clauses if clauses is None or c.clause_id in clauses
+            ],
         }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from huiqi.db.tables import User, UserRole
@@ -30,7 +30,7 @@ ActorQuery = Select[int, str, int | None, Role]
 
 
 def load_actor(session: Session, username: str) -> Actor:
-    actor = find_actor(session, actor_query().where(User.username == username))
+    actor = find_actor(session, _BY_USERNAME, {"username": username})
     if actor is None:
         raise NotFound(f"用户 {username} 不存在或已停用", f"no active user {username}")
     return actor
@@ -39,7 +39,7 @@ def load_actor(session: Session, username: str) -> Actor:
 def actor_query() -> ActorQuery:
     """An active user with its roles, one row per role, in one query (a request's sign-in
     check runs on every call: one round trip, not one for the user and one for its roles).
-    Add the ``where`` that picks the user."""
+    Add the ``where`` that picks the user; build it once, with bound parameters."""
     return (
         select(User.id, User.username, User.org_id, UserRole.role)
         .outerjoin(UserRole, UserRole.user_id == User.id)
@@ -47,12 +47,17 @@ def actor_query() -> ActorQuery:
     )
 
 
-def find_actor(session: Session, query: ActorQuery) -> Actor | None:
-    rows = session.execute(query).all()
+def find_actor(session: Session, query: ActorQuery, params: dict[str, object]) -> Actor | None:
+    rows = session.execute(query, params).all()
     if not rows:
         return None
     user_id, username, org_id, _ = rows[0]
     return Actor(user_id, username, frozenset(r.role for r in rows if r.role is not None), org_id)
+
+
+_BY_USERNAME = actor_query().where(User.username == bindparam("username"))
+#: The user a session belongs to (by its id).
+BY_USER_ID = actor_query().where(User.id == bindparam("user_id"))
 
 
 def require(actor: Actor, *roles: Role) -> None:

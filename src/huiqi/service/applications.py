@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, defer, joinedload
@@ -108,19 +108,19 @@ def view(app: Application, org: Organisation) -> ApplicationView:
     )
 
 
+_LOAD = (
+    select(Application, Organisation)
+    .join(Organisation, Organisation.id == Application.org_id)
+    .where(Application.id == bindparam("app_id"))
+    .options(defer(Application.evaluation), joinedload(Application.lines))
+)
+_ORG_BY_CODE = select(Organisation).where(Organisation.credit_code == bindparam("code"))
+
+
 def _load(s: Session, app_id: int) -> tuple[Application, Organisation]:
     """The application with its lines and its organisation, in one query; the stored
     evaluation (large, and rewritten whole when it changes) is not read."""
-    found = (
-        s.execute(
-            select(Application, Organisation)
-            .join(Organisation, Organisation.id == Application.org_id)
-            .where(Application.id == app_id)
-            .options(defer(Application.evaluation), joinedload(Application.lines))
-        )
-        .unique()
-        .first()
-    )
+    found = s.execute(_LOAD, {"app_id": app_id}).unique().first()
     if found is None:
         raise NotFound("未找到该记录", "not found")
     return found[0], found[1]
@@ -213,7 +213,7 @@ def _new_draft(
     clauses: list[str],
     facts: dict[str, Any],
 ) -> tuple[Application, Organisation]:
-    org = s.scalar(select(Organisation).where(Organisation.credit_code == org_code))
+    org = s.scalar(_ORG_BY_CODE, {"code": org_code})
     if org is None:
         raise NotFound(f"未登记的单位 {org_code}", f"no organisation {org_code}")
     require_org(actor, org.id, write=True)
@@ -396,9 +396,7 @@ def _refresh_lines(s: Session, svc: Services, app: Application, org: Organisatio
     # What the engine said, kept with the application: its policy, scope and totals, and the
     # clauses applied for with their explanations (the others are not this application's;
     # storing all of them would write ~50 KB per submission for nothing read back).
-    stored = evaluation.as_dict()
-    stored["clauses"] = [c for c in stored["clauses"] if c["clause"] in app.clauses]
-    app.evaluation = stored
+    app.evaluation = evaluation.as_dict(clauses=app.clauses)
     snapshot_policy(s, svc)
     return evaluation
 

@@ -15,13 +15,13 @@ from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, func, select
+from sqlalchemy import bindparam, delete, func, select
 
 from huiqi.db.tables import ApiToken, LoginFailure, User, WebSession
 from huiqi.errors import Problem
 from huiqi.fulfilment.roles import Role
 from huiqi.service import audit
-from huiqi.service.actors import Actor, actor_query, find_actor, load_actor, require
+from huiqi.service.actors import BY_USER_ID, Actor, actor_query, find_actor, load_actor, require
 from huiqi.service.errors import Invalid, NotFound, ServiceError
 from huiqi.service.uow import Services
 
@@ -144,7 +144,7 @@ def session(svc: Services, token: str) -> tuple[Actor, str] | None:
         row = s.get(WebSession, _digest(token))
         if row is None or _aware(row.expires_at) <= svc.clock():
             return None
-        actor = find_actor(s, actor_query().where(User.id == row.user_id))
+        actor = find_actor(s, BY_USER_ID, {"user_id": row.user_id})
         return None if actor is None else (actor, row.csrf_token)
 
 
@@ -213,13 +213,17 @@ def revoke_token(svc: Services, actor: Actor, token_id: int) -> TokenView:
         return TokenView(row.id, row.name, str(row.created_at), True)
 
 
+_BY_TOKEN = (
+    actor_query()
+    .join(ApiToken, ApiToken.user_id == User.id)
+    .where(ApiToken.token_hash == bindparam("digest"), ApiToken.revoked_at.is_(None))
+)
+
+
 def token_actor(svc: Services, secret: str) -> Actor | None:
     """The actor a live (unrevoked) token stands for, or None."""
-    query = actor_query().join(ApiToken, ApiToken.user_id == User.id)
     with svc.reading() as s:
-        return find_actor(
-            s, query.where(ApiToken.token_hash == _digest(secret), ApiToken.revoked_at.is_(None))
-        )
+        return find_actor(s, _BY_TOKEN, {"digest": _digest(secret)})
 
 
 def set_password(svc: Services, actor: Actor | None, username: str, password: str) -> None:

@@ -6,7 +6,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from huiqi.db.tables import (
@@ -22,6 +22,14 @@ from huiqi.facts import Facts, parse_facts
 from huiqi.money import fen_to_yuan
 from huiqi.policy import PolicyPackage
 from huiqi.service.errors import Invalid
+
+# The statements read on every submission, built once (building a statement costs more than
+# running it from SQLAlchemy's compiled cache); the organisation is a bound parameter.
+_LEDGER = (
+    select(LedgerEntry).where(LedgerEntry.org_id == bindparam("org_id")).order_by(LedgerEntry.id)
+)
+_OTHER_AWARDS = select(OtherPolicyAward).where(OtherPolicyAward.org_id == bindparam("org_id"))
+_LISTINGS = select(DishonestyListing).where(DishonestyListing.org_id == bindparam("org_id"))
 
 
 def facts_document(session: Session, app: Application, org: Organisation) -> dict[str, Any]:
@@ -58,7 +66,7 @@ def facts_document(session: Session, app: Application, org: Organisation) -> dic
             "award_year": o.award_year,
             "amount_cny": _yuan(o.amount_fen),
         }
-        for o in session.scalars(select(OtherPolicyAward).where(OtherPolicyAward.org_id == org.id))
+        for o in session.scalars(_OTHER_AWARDS, {"org_id": org.id})
     ]
     keys = {(o["policy"], o["clause"], o["subject_id"], o["award_year"]) for o in recorded}
     declared = [
@@ -77,9 +85,7 @@ def _yuan(fen: int) -> str:
 
 def ledger_of(session: Session, org_id: int) -> list[LedgerEntry]:
     """The organisation's ledger, netted per (clause, subject, year): recoveries reduce awards."""
-    rows = session.scalars(
-        select(LedgerEntry).where(LedgerEntry.org_id == org_id).order_by(LedgerEntry.id)
-    ).all()
+    rows = session.scalars(_LEDGER, {"org_id": org_id}).all()
     net: dict[tuple[str, str, int], int] = {}
     for row in rows:
         key = (row.clause_id, row.subject_id, row.award_year)
@@ -104,9 +110,7 @@ def evaluate_application(
 
 def listed_dishonest(session: Session, org_id: int, on: date) -> DishonestyListing | None:
     """The serious-dishonesty listing in force for the organisation on ``on``, if any."""
-    for listing in session.scalars(
-        select(DishonestyListing).where(DishonestyListing.org_id == org_id)
-    ):
+    for listing in session.scalars(_LISTINGS, {"org_id": org_id}):
         if listing.listed_on <= on and (listing.removed_on is None or on < listing.removed_on):
             return listing
     return None
