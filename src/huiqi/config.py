@@ -24,9 +24,11 @@ class Settings(BaseSettings):
     #: The largest attachment accepted, in bytes.
     max_upload_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     #: Threads per server process that run the service layer (the database work of a
-    #: request). A few are enough on two cores: more only queue for Python's interpreter lock
-    #: and make a transaction that holds the audit lock wait longer for its turn.
-    threads: int = Field(default=8, ge=1, le=200)
+    #: request); the database pool keeps as many connections. On two cores two are best
+    #: (bench/load.py: 2 → 183 submissions/s, 3 → 171, 4 → 161, 8 → 129, 16 → 114): more
+    #: only queue for Python's interpreter lock. Raise it if slow requests (documents,
+    #: reports) must not hold up others, or on more cores.
+    threads: int = Field(default=2, ge=1, le=200)
     #: Address and port of ``huiqi serve``.
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
