@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
+from starlette.types import Message, Scope
 
 from huiqi.config import Settings
 
@@ -242,19 +243,19 @@ def test_a_client_that_hangs_up_mid_body_is_not_logged_as_a_server_error(
     from huiqi.web.app import create_app
 
     app = create_app(Settings(database_url="sqlite://"))
-    messages = [
+    messages: list[Message] = [
         {"type": "http.request", "body": b'{"applicant": {', "more_body": True},
         {"type": "http.disconnect"},
     ]
-    sent: list[dict[str, Any]] = []
+    sent: list[Message] = []
 
-    async def receive() -> dict[str, Any]:
+    async def receive() -> Message:
         return messages.pop(0) if messages else {"type": "http.disconnect"}
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: Message) -> None:
         sent.append(message)
 
-    scope = {
+    scope: Scope = {
         "type": "http",
         "asgi": {"version": "3.0"},
         "http_version": "1.1",
