@@ -239,6 +239,7 @@ def test_a_client_that_hangs_up_mid_body_is_not_logged_as_a_server_error(
 ) -> None:
     import asyncio
     import logging
+    import threading
 
     from huiqi.web.app import create_app
 
@@ -270,7 +271,10 @@ def test_a_client_that_hangs_up_mid_body_is_not_logged_as_a_server_error(
         "root_path": "",
     }
     with caplog.at_level(logging.INFO, logger="huiqi.web"):
-        asyncio.run(app(scope, receive, send))
+        # On a thread of its own: another test's browser may have left an event loop here.
+        runner = threading.Thread(target=lambda: asyncio.run(app(scope, receive, send)))
+        runner.start()
+        runner.join()
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert any("disconnected" in r.getMessage() for r in caplog.records)
     assert sent and sent[0]["status"] == 400
