@@ -29,8 +29,14 @@ def test_at_once_gives_what_the_two_steps_give(svc: Services, cast: Cast) -> Non
         svc, cast.alice, org_code=ORG_A, year=2022, clauses=["4.1a", "5.2b"], facts=FACTS
     )
     stepwise = applications.submit(svc, cast.alice, draft.id)
-    at_once = applications.apply(
-        svc, cast.alice, org_code=ORG_A, year=2023, clauses=["4.1a", "5.2b"], facts=FACTS
+    at_once = applications.create_draft(
+        svc,
+        cast.alice,
+        org_code=ORG_A,
+        year=2023,
+        clauses=["4.1a", "5.2b"],
+        facts=FACTS,
+        submit=True,
     )
     assert at_once.state == stepwise.state == "submitted"
     assert at_once.id != stepwise.id
@@ -63,8 +69,14 @@ def test_at_once_refused_leaves_nothing_behind(
 ) -> None:
     before = _counts(svc)
     with pytest.raises(error):
-        applications.apply(
-            svc, getattr(cast, who), org_code=code, year=2022, clauses=clauses, facts=FACTS
+        applications.create_draft(
+            svc,
+            getattr(cast, who),
+            org_code=code,
+            year=2022,
+            clauses=clauses,
+            facts=FACTS,
+            submit=True,
         )
     assert _counts(svc) == before
 
@@ -74,7 +86,7 @@ def test_at_once_by_a_listed_organisation_leaves_no_draft(svc: Services, cast: C
     before = _counts(svc)
     facts = {**FACTS, "applicant": {**FACTS["applicant"], "credit_code": ORG_B}}
     with pytest.raises(Conflict):
-        applications.apply(
-            svc, cast.charlie, org_code=ORG_B, year=2022, clauses=["4.1a"], facts=facts
+        applications.create_draft(
+            svc, cast.charlie, org_code=ORG_B, year=2022, clauses=["4.1a"], facts=facts, submit=True
         )
     assert _counts(svc) == before

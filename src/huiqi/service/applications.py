@@ -170,33 +170,21 @@ def create_draft(
     year: int,
     clauses: list[str],
     facts: dict[str, Any],
+    submit: bool = False,
 ) -> ApplicationView:
-    """An applicant starts an application for one award year and the clauses it applies for."""
-    require(actor, Role.APPLICANT)
-    _check_input(svc.package, facts, year, clauses)
-    with svc.transaction() as s:
-        app, org = _new_draft(s, svc, actor, org_code, year, clauses, facts)
-        s.flush()
-        _audit_created(s, actor, app, org)
-        return view(app, org)
+    """An applicant starts an application for one award year and the clauses it applies for.
 
-
-def apply(
-    svc: Services,
-    actor: Actor,
-    *,
-    org_code: str,
-    year: int,
-    clauses: list[str],
-    facts: dict[str, Any],
-) -> ApplicationView:
-    """Start and submit an application at once, in one transaction: what a machine client
+    With ``submit``, it is submitted at once, in the same transaction: what a machine client
     that has all its facts does (the same checks and the same two audit entries as a draft
-    created, then submitted)."""
+    created, then submitted; nothing is left behind if the submission is refused)."""
     require(actor, Role.APPLICANT)
     _check_input(svc.package, facts, year, clauses)
     with svc.transaction() as s:
         app, org = _new_draft(s, svc, actor, org_code, year, clauses, facts)
+        if not submit:
+            s.flush()
+            _audit_created(s, actor, app, org)
+            return view(app, org)
         with s.no_autoflush:  # one INSERT of the application, already submitted, at the end
             submitted = _submit_in(s, svc, actor, app, org, AppAction.SUBMIT)
         _audit_created(s, actor, app, org)

@@ -94,14 +94,14 @@ def list_applications(
     status_code=201,
 )
 def create(body: NewApplication, svc: Svc, actor: User) -> ApplicationView:
-    start = applications.apply if body.submit else applications.create_draft
-    return start(
+    return applications.create_draft(
         svc,
         actor,
         org_code=body.org_code,
         year=body.award_year,
         clauses=body.clauses,
         facts=_exact(body.facts),
+        submit=body.submit,
     )
 
 
