@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from sqlalchemy import text
 
+from huiqi.db.tables import AuditEntry, AuditHead
+from huiqi.fulfilment.audit import chain_hash
 from huiqi.service import applications
 from huiqi.service import audit as audit_service
 from huiqi.service.uow import Services
@@ -145,3 +149,57 @@ def test_the_command_line_check_fails_loudly_on_a_broken_chain(
         assert "audit chain broken" in result.stderr
     finally:
         get_settings.cache_clear()
+
+
+def test_entries_appended_past_the_head_are_caught_up_not_collided_with(
+    svc: Services, cast: Cast
+) -> None:
+    """A writer from before the head (e.g. a server not yet restarted after the upgrade)
+    appends without moving it: the next start catches the head up, and appends go on."""
+    count = some_history(svc, cast)
+    with svc.transaction() as s:  # what such a writer leaves: an entry, the head unmoved
+        head = s.get(AuditHead, 1)
+        assert head is not None
+        content = {
+            "seq": count + 1,
+            "at": "2023-03-01T09:00:00+00:00",
+            "actor": "old-server",
+            "action": "application.create",
+            "object_type": "application",
+            "object_id": "999",
+            "before": None,
+            "after": None,
+            "reason": None,
+        }
+        s.add(
+            AuditEntry(
+                seq=count + 1,
+                at=datetime(2023, 3, 1, 9, 0, tzinfo=UTC),
+                actor="old-server",
+                action="application.create",
+                object_type="application",
+                object_id="999",
+                prev_hash=head.hash,
+                hash=chain_hash(head.hash, content),
+            )
+        )
+    with svc.transaction() as s:
+        assert audit_service.catch_up_head(s) == 1
+    some_history(svc, cast)  # appends again, and the whole chain checks out
+
+
+def test_a_check_during_appends_sees_the_log_up_to_the_head_it_read(
+    svc: Services, cast: Cast
+) -> None:
+    """An append that lands between reading the head and reading the log is not taken for
+    a cut-off end: the check reads the head first and the log up to it."""
+    count = some_history(svc, cast)
+    with svc.engine.begin() as conn:  # as if the head had been read one append earlier
+        conn.execute(text("UPDATE audit_head SET seq = seq - 1, hash = prev_hash"))
+        conn.execute(
+            text(
+                "UPDATE audit_head SET prev_hash = (SELECT prev_hash FROM audit_log WHERE seq = :s)"
+            ),
+            {"s": count - 1},
+        )
+    assert check(svc) == []

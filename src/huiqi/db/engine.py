@@ -12,8 +12,9 @@ from sqlalchemy.engine import Connection
 def make_engine(url: str, threads: int = 8, **kwargs: Any) -> Engine:
     """An engine for ``url``; SQLite files and their folder are created on first use.
 
-    On PostgreSQL the pool keeps a connection for each of a process's request ``threads``
-    (and the event loop's), so connections are reused, not opened and closed under load."""
+    On PostgreSQL the pool keeps a connection for each of the ``threads`` that use the engine
+    at once, and two more (the server passes its ``HUIQI_THREADS``; its sign-in threads and
+    the event loop use the two), so connections are reused, not opened and closed under load."""
     if url.startswith("sqlite"):
         return _sqlite(url, **kwargs)
     options = {"pool_size": threads + 2, "max_overflow": 10, "pool_recycle": 1800, **kwargs}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,10 +10,13 @@ from huiqi.engine.explain import Node
 from huiqi.money import fen_to_yuan
 from huiqi.policy.model import AmountKind
 
-
 # ItemResult and ClauseResult are made for every clause of every evaluation: plain slots
 # dataclasses, not frozen ones, which take about three times as long to build. Nothing changes
 # them once made.
+#: The kinds of amount the policy owes as of right.
+OWED = (AmountKind.FIXED, AmountKind.COMPUTED, AmountKind.EXTERNAL)
+
+
 @dataclass(slots=True)
 class ItemResult:
     """One subject of a clause: the applicant itself, or a store, warehouse, loan …"""
@@ -97,12 +100,12 @@ class Evaluation:
 
     def total_fen(self, *kinds: AmountKind) -> int:
         """The sum over eligible clauses of the given kinds."""
-        return sum(c.amount_fen or 0 for c in self.clauses if c.eligible and c.kind in kinds)
+        return _total(self.clauses, *kinds)
 
     @property
     def owed_fen(self) -> int:
         """What the policy owes as of right: fixed, computed and external amounts."""
-        return self.total_fen(AmountKind.FIXED, AmountKind.COMPUTED, AmountKind.EXTERNAL)
+        return self.total_fen(*OWED)
 
     @property
     def ceiling_fen(self) -> int:
@@ -110,8 +113,9 @@ class Evaluation:
         return self.total_fen(AmountKind.CEILING)
 
     def as_dict(self, clauses: Collection[str] | None = None) -> dict[str, Any]:
-        """The whole result as plain data; with ``clauses``, only those clauses' results (the
-        totals still cover every clause)."""
+        """The whole result as plain data; with ``clauses``, only those clauses' results, and
+        totals over those (what an application applied for)."""
+        shown = [c for c in self.clauses if clauses is None or c.clause_id in clauses]
         return {
             "policy": {
                 "id": self.policy.id,
@@ -129,13 +133,18 @@ class Evaluation:
             "scope_ok": self.scope_ok,
             "scope": self.scope.as_dict(),
             "totals": {
-                "owed_fen": self.owed_fen,
-                "ceiling_fen": self.ceiling_fen,
+                "owed_fen": _total(
+                    shown, AmountKind.FIXED, AmountKind.COMPUTED, AmountKind.EXTERNAL
+                ),
+                "ceiling_fen": _total(shown, AmountKind.CEILING),
                 "discretionary_eligible": sum(
-                    1 for c in self.clauses if c.eligible and c.kind is AmountKind.DISCRETIONARY
+                    1 for c in shown if c.eligible and c.kind is AmountKind.DISCRETIONARY
                 ),
             },
-            "clauses": [
-                c.as_dict() for c in self.clauses if clauses is None or c.clause_id in clauses
-            ],
+            "clauses": [c.as_dict() for c in shown],
         }
+
+
+def _total(clauses: Iterable[ClauseResult], *kinds: AmountKind) -> int:
+    """The sum over the eligible ones of ``clauses`` of the given kinds."""
+    return sum(c.amount_fen or 0 for c in clauses if c.eligible and c.kind in kinds)

@@ -71,6 +71,9 @@ def record(
         "reason": reason,
     }
     content = {**values, "at": _utc_text(at)}
+    # The database appends ',"seq":N}' to the canonical JSON of the rest: right only while
+    # "seq" sorts after every other key.
+    assert all(key < "seq" for key in content), "the audit content's keys must sort before seq"
     if session.get_bind().dialect.name == "postgresql":
         seq = session.scalar(_APPEND_PG, {**values, "head": canonical(content)[:-1]})
         if seq is None:  # no head row yet (a log emptied by hand): start it, then append
@@ -130,15 +133,22 @@ def content_of(entry: AuditEntry) -> dict[str, Any]:
 
 
 def verify(session: Session) -> tuple[int, list[str]]:
-    """(entries checked, problems); no problems means the chain is intact."""
-    entries = session.scalars(select(AuditEntry).order_by(AuditEntry.seq)).all()
-    rows = [(e.seq, content_of(e), e.prev_hash, e.hash) for e in entries]
-    return len(rows), verify_chain(rows) + _head_problems(session, rows[-1] if rows else None)
+    """(entries checked, problems); no problems means the chain is intact.
 
-
-def _head_problems(session: Session, last: tuple[int, Any, str, str] | None) -> list[str]:
-    """The log must end where its head says: entries cut off the end show here."""
+    The head is read first and the log up to it: an entry and the head's move to it commit
+    together, so all of those are there to read, while appends go on (later ones are left
+    for the next check). Entries past the head can only come from a writer that bypassed it."""
     head = session.get(AuditHead, 1)
+    query = select(AuditEntry).order_by(AuditEntry.seq)
+    if head is not None:
+        query = query.where(AuditEntry.seq <= head.seq)
+    entries = session.scalars(query).all()
+    rows = [(e.seq, content_of(e), e.prev_hash, e.hash) for e in entries]
+    return len(rows), verify_chain(rows) + _head_problems(head, rows[-1] if rows else None)
+
+
+def _head_problems(head: AuditHead | None, last: tuple[int, Any, str, str] | None) -> list[str]:
+    """The log must end where its head says: entries cut off the end show here."""
     if head is None:
         return [] if last is None else ["the chain's head is missing / 链头记录缺失"]
     if last is None and head.seq == 0:
@@ -150,3 +160,22 @@ def _head_problems(session: Session, last: tuple[int, Any, str, str] | None) -> 
             f" / 日志末尾的记录被删除（链头为第 {head.seq} 条）"
         ]
     return []
+
+
+def catch_up_head(session: Session) -> int:
+    """Move the head to the log's last entry if entries were appended without it (by a
+    server still running the code from before the head, say, while the database was being
+    upgraded); otherwise every later append would collide with them. Moving the head forward
+    hides nothing: each entry is still checked against its predecessor, and entries cut off
+    the end still show as a log that stops short of its head. Returns entries caught up."""
+    head = session.get(AuditHead, 1)
+    last = session.execute(
+        select(AuditEntry.seq, AuditEntry.prev_hash, AuditEntry.hash)
+        .order_by(AuditEntry.seq.desc())
+        .limit(1)
+    ).first()
+    if head is None or last is None or last.seq <= head.seq:
+        return 0
+    behind = int(last.seq) - head.seq
+    head.seq, head.prev_hash, head.hash = last.seq, last.prev_hash, last.hash
+    return behind

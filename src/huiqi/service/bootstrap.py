@@ -9,6 +9,7 @@ from huiqi.db import migrate
 from huiqi.db.engine import make_engine
 from huiqi.policies import DEFAULT_POLICY
 from huiqi.policy import load_package
+from huiqi.service import audit
 from huiqi.service.errors import Conflict
 from huiqi.service.uow import Services
 
@@ -25,8 +26,11 @@ def build_services(settings: Settings, policy: Path | None = None) -> Services:
                 "数据库尚未升级到最新结构，请先运行 huiqi db upgrade",
                 "the database is not at the latest migration: run huiqi db upgrade",
             )
-    return Services(
+    services = Services(
         engine=engine,
         package=load_package(policy or DEFAULT_POLICY),
         notice_days=settings.notice_days,
     )
+    with services.transaction() as s:
+        audit.catch_up_head(s)
+    return services

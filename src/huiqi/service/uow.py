@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
@@ -36,6 +36,7 @@ class Services:
 
     def __post_init__(self) -> None:
         self._sessions = sessionmaker(self.engine, expire_on_commit=False, autoflush=True)
+        event.listen(self._sessions, "before_flush", _refuse_writes_when_reading)
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
@@ -70,6 +71,7 @@ class Services:
         autocommit: under READ COMMITTED a transaction gives reads nothing more (each
         statement sees its own snapshot) and would cost a BEGIN and a ROLLBACK round trip."""
         session = self._sessions()
+        session.info["readonly"] = True
         options: dict[str, object] = {"huiqi_readonly": True}
         if self.engine.dialect.name == "postgresql":
             options["isolation_level"] = "AUTOCOMMIT"
@@ -79,6 +81,12 @@ class Services:
         finally:
             session.rollback()
             session.close()
+
+
+def _refuse_writes_when_reading(session: Session, *_: object) -> None:
+    """A change made in a read-only session is a mistake: in autocommit it would be kept."""
+    if session.info.get("readonly") and (session.new or session.dirty or session.deleted):
+        raise RuntimeError("a read-only session (Services.reading) cannot write")
 
 
 def _crash_point(name: str) -> None:

@@ -39,6 +39,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         gc.collect()
         gc.freeze()
         yield
+        gc.unfreeze()
 
     app = FastAPI(
         lifespan=lifespan,

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import hmac
-from typing import Annotated
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
@@ -15,6 +18,7 @@ from huiqi.service.auth import NotSignedIn
 from huiqi.service.errors import Forbidden
 from huiqi.service.uow import Services
 
+T = TypeVar("T")
 SESSION_COOKIE = "huiqi_session"
 CSRF_HEADER = "x-csrf-token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -43,6 +47,17 @@ async def _settings(request: Request) -> Settings:
 
 Svc = Annotated[Services, Depends(_services)]
 Config = Annotated[Settings, Depends(_settings)]
+
+
+#: Signing in runs here, not on the request threads: an Argon2 check takes a good fraction
+#: of a second of its own, and a few sign-ins (anyone may try one) must not hold up every
+#: other request while they hash.
+SIGN_IN_THREADS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="huiqi-sign-in")
+
+
+async def on_sign_in_thread(work: Callable[[], T]) -> T:
+    """Run ``work`` (a sign-in and what goes with it) on a sign-in thread."""
+    return await asyncio.get_running_loop().run_in_executor(SIGN_IN_THREADS, work)
 
 
 async def optional_actor(request: Request, svc: Svc) -> Actor | None:

@@ -410,14 +410,14 @@ async def new_post(request: Request, actor: MaybeUser) -> Response:
     """Rows, a refreshed form for other clauses, or the draft saved."""
     if actor is None:
         return _login(request)
+    # Database work on a request thread, not the event loop; who may post checked first.
+    org = await run_in_threadpool(_org, get_services(request), actor)
     form = await request.form()
-    # The rest reads and writes the database: on a request thread, not the event loop.
-    return await run_in_threadpool(_new_post, request, actor, form)
+    return await run_in_threadpool(_new_post, request, actor, org, form)
 
 
-def _new_post(request: Request, actor: Actor, form: FormData) -> Response:
+def _new_post(request: Request, actor: Actor, org: OrgView, form: FormData) -> Response:
     svc = get_services(request)
-    org = _org(svc, actor)
     posted = _read_posted(form, svc, org)
     asked = str(form.get("year", ""))
     allowed = years(svc.package)
@@ -514,17 +514,24 @@ def _check_editable(view: ApplicationView) -> None:
 async def edit_post(app_id: Id, request: Request, actor: MaybeUser) -> Response:
     if actor is None:
         return _login(request)
-    svc = get_services(request)
-    view = await run_in_threadpool(applications.get, svc, actor, app_id)  # NotFound if not ours
-    _check_editable(view)
+    # Database work on a request thread, not the event loop; who may post checked first.
+    org, view = await run_in_threadpool(_editable, get_services(request), actor, app_id)
     form = await request.form()
-    return await run_in_threadpool(_edit_post, request, actor, view, form)
+    return await run_in_threadpool(_edit_post, request, actor, org, view, form)
 
 
-def _edit_post(request: Request, actor: Actor, view: ApplicationView, form: FormData) -> Response:
+def _editable(svc: Services, actor: Actor, app_id: int) -> tuple[OrgView, ApplicationView]:
+    org = _org(svc, actor)
+    view = applications.get(svc, actor, app_id)  # NotFound for another organisation's
+    _check_editable(view)
+    return org, view
+
+
+def _edit_post(
+    request: Request, actor: Actor, org: OrgView, view: ApplicationView, form: FormData
+) -> Response:
     svc = get_services(request)
     app_id = view.id
-    org = _org(svc, actor)
     posted = _read_posted(form, svc, org)
     page = partial(
         _form_page,

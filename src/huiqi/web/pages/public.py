@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
@@ -11,7 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from huiqi.service import auth, plans
 from huiqi.service.auth import NotSignedIn, TooManyAttempts
 from huiqi.service.errors import NotFound
-from huiqi.web.deps import SESSION_COOKIE, get_services
+from huiqi.web.deps import SESSION_COOKIE, get_services, on_sign_in_thread
 from huiqi.web.pages.common import (
     LANG_COOKIE,
     LOGIN_COOKIE,
@@ -70,13 +71,17 @@ def login_form(request: Request, next: str = "/") -> HTMLResponse:
 
 
 @router.post("/login", response_model=None)
-def login(
+async def login(
     request: Request,
     username: Annotated[str, Form(max_length=64)],
     password: Annotated[str, Form(max_length=200)],
     login_token: Annotated[str, Form(max_length=64)] = "",
     next: Annotated[str, Form(max_length=500)] = "/",
 ) -> Response:
+    return await on_sign_in_thread(partial(_login, request, username, password, login_token, next))
+
+
+def _login(request: Request, username: str, password: str, login_token: str, next: str) -> Response:
     expected = request.cookies.get(LOGIN_COOKIE, "")
     if not expected or not hmac.compare_digest(expected, login_token):
         return render(

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from pydantic import Field
 
 from huiqi.service import auth
-from huiqi.web.deps import SESSION_COOKIE, Svc, User
+from huiqi.web.deps import SESSION_COOKIE, Svc, User, on_sign_in_thread
 from huiqi.web.types import Body, Id
 
 router = APIRouter(tags=["auth 登录"])
@@ -29,9 +30,11 @@ class Me:
 
 
 @router.post("/auth/login", summary="登录 / sign in")
-def login(body: Credentials, request: Request, response: Response, svc: Svc) -> Me:
+async def login(body: Credentials, request: Request, response: Response, svc: Svc) -> Me:
     address = request.client.host if request.client else "unknown"
-    signed = auth.login(svc, body.username, body.password, address)
+    signed = await on_sign_in_thread(
+        partial(auth.login, svc, body.username, body.password, address)
+    )
     response.set_cookie(
         SESSION_COOKIE,
         signed.token,

@@ -43,7 +43,7 @@ async def _json_body(request: Request) -> Any:
 
 
 @router.get("/health", summary="健康检查 / health")
-def health(svc: Svc) -> dict[str, str]:
+async def health(svc: Svc) -> dict[str, str]:
     return {"status": "ok", "policy": svc.package.id, "version": svc.package.version}
 
 
