@@ -448,7 +448,6 @@ def _submit_in(
     with s.no_autoflush:  # one UPDATE of the application, not one per query in between
         _refresh_lines(s, svc, app, org)
     s.flush()
-
     return {
         "at": now,
         "actor": actor.username,

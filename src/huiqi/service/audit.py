@@ -75,10 +75,11 @@ def record(
     # "seq" sorts after every other key.
     assert all(key < "seq" for key in content), "the audit content's keys must sort before seq"
     if session.get_bind().dialect.name == "postgresql":
-        seq = session.scalar(_APPEND_PG, {**values, "head": canonical(content)[:-1]})
+        params = {**values, "head": canonical(content)[:-1]}
+        seq = session.scalar(_APPEND_PG, params)
         if seq is None:  # no head row yet (a log emptied by hand): start it, then append
             _start_head(session)
-            seq = session.scalar(_APPEND_PG, {**values, "head": canonical(content)[:-1]})
+            seq = session.scalar(_APPEND_PG, params)
         assert seq is not None
         return int(seq)
     # SQLite: writers are serialised already (BEGIN IMMEDIATE); the same link, in Python.
@@ -94,12 +95,7 @@ def record(
 def _start_head(session: Session) -> AuditHead:
     """The head row, made from the log's last entry where there is none (a new or emptied
     database); whoever makes it first wins, the others use theirs."""
-    last = session.execute(
-        select(AuditEntry.seq, AuditEntry.prev_hash, AuditEntry.hash)
-        .order_by(AuditEntry.seq.desc())
-        .limit(1)
-    ).first()
-    seq, prev, digest = (0, GENESIS, GENESIS) if last is None else tuple(last)
+    seq, prev, digest = _last_link(session) or (0, GENESIS, GENESIS)
     dialect = session.get_bind().dialect.name
     insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
     session.execute(
@@ -169,13 +165,19 @@ def catch_up_head(session: Session) -> int:
     hides nothing: each entry is still checked against its predecessor, and entries cut off
     the end still show as a log that stops short of its head. Returns entries caught up."""
     head = session.get(AuditHead, 1)
+    last = _last_link(session)
+    if head is None or last is None or last[0] <= head.seq:
+        return 0
+    behind = last[0] - head.seq
+    head.seq, head.prev_hash, head.hash = last
+    return behind
+
+
+def _last_link(session: Session) -> tuple[int, str, str] | None:
+    """The log's last entry as (seq, prev_hash, hash), or None for an empty log."""
     last = session.execute(
         select(AuditEntry.seq, AuditEntry.prev_hash, AuditEntry.hash)
         .order_by(AuditEntry.seq.desc())
         .limit(1)
     ).first()
-    if head is None or last is None or last.seq <= head.seq:
-        return 0
-    behind = int(last.seq) - head.seq
-    head.seq, head.prev_hash, head.hash = last.seq, last.prev_hash, last.hash
-    return behind
+    return None if last is None else (int(last.seq), str(last.prev_hash), str(last.hash))

@@ -87,8 +87,8 @@ def _calls(dependant: Dependant) -> set[Any]:
     return found
 
 
-def _refusals(route: APIRoute, path: str, method: str) -> list[str]:
-    calls = _calls(route.dependant)
+def _refusals(calls: set[Any], path: str, method: str) -> list[str]:
+    """The refusals an operation can answer, from its dependencies (``calls``) and path."""
     codes = ["422"]
     if required_actor in calls:
         codes += ["401", "403"]
@@ -122,11 +122,11 @@ def build(app: FastAPI, schema: dict[str, Any]) -> dict[str, Any]:
         operation = paths.get(path, {}).get(method.lower())
         if operation is None:
             continue
+        calls = _calls(route.dependant)
         responses = operation.setdefault("responses", {})
-        for code in _refusals(route, path, method.lower()):
+        for code in _refusals(calls, path, method.lower()):
             responses[code] = {"description": MEANINGS[code], "content": problem}
         operation["responses"] = dict(sorted(responses.items()))
-        calls = _calls(route.dependant)
         if required_actor in calls:
             operation["security"] = [{"bearer": []}, {"session": []}]
         elif optional_actor in calls:
