@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import types
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation, localcontext
 from functools import cache
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 from urllib.parse import quote
 
 from fastapi import Depends, Request
@@ -27,7 +28,8 @@ from huiqi.errors import Problem
 from huiqi.facts.model import Facts
 from huiqi.fulfilment.roles import Role
 from huiqi.service.actors import STAFF, Actor
-from huiqi.service.errors import Forbidden, ServiceError
+from huiqi.service.errors import Forbidden, NotFound, ServiceError
+from huiqi.service.uow import Services
 from huiqi.web.pages.common import page_user
 from huiqi.web.types import MAX_FEN
 
@@ -35,6 +37,8 @@ from huiqi.web.types import MAX_FEN
 CONSOLE_ROLES = frozenset(STAFF)
 #: Roles that read everything the console shows.
 READERS = frozenset(STAFF - {Role.ADMIN})
+
+Row = TypeVar("Row")
 
 
 def page_staff(request: Request) -> Actor | None:
@@ -50,6 +54,18 @@ def require_staff(actor: Actor) -> None:
     """Refuse a console form posted by someone who is not staff (before anything is read)."""
     if not actor.roles & CONSOLE_ROLES:
         raise Forbidden("工作台仅供工作人员使用", "the staff console is for staff only")
+
+
+def owner_id(
+    svc: Services, kind: type[Row], row_id: int, owner: Callable[[Row], int], zh: str, en: str
+) -> int:
+    """The id of what a row belongs to (an objection's plan, a line's application …), read
+    before acting on it; "not found", named in both languages, if there is no such row."""
+    with svc.reading() as s:
+        row = s.get(kind, row_id)
+        if row is None:
+            raise NotFound(f"{zh} {row_id} 不存在", f"no {en} {row_id}")
+        return owner(row)
 
 
 def login_redirect(request: Request) -> RedirectResponse:

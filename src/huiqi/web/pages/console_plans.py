@@ -29,7 +29,7 @@ from huiqi.fulfilment.roles import Role
 from huiqi.fulfilment.workflow import AppState
 from huiqi.service import plans, queries
 from huiqi.service.actors import Actor
-from huiqi.service.errors import Conflict, Forbidden, Invalid, NotFound
+from huiqi.service.errors import Conflict, Forbidden, Invalid
 from huiqi.service.plan_allocation import included_by_division, share_budget
 from huiqi.service.plans import RANKINGS, PlanItemView, PlanView
 from huiqi.web.deps import User, get_services
@@ -39,6 +39,7 @@ from huiqi.web.pages.console_common import (
     FormErrors,
     current_round,
     login_redirect,
+    owner_id,
     page_staff,
     parse_date,
     parse_int,
@@ -591,11 +592,7 @@ def resolve_objection(
     """Uphold an objection (the item's application goes back to review) or dismiss it."""
     require_staff(actor)
     svc = get_services(request)
-    with svc.reading() as s:
-        objection = s.get(Objection, objection_id)
-        if objection is None:
-            raise NotFound(f"异议 {objection_id} 不存在", f"no objection {objection_id}")
-        plan_id = objection.plan_id
+    plan_id = owner_id(svc, Objection, objection_id, lambda o: o.plan_id, "异议", "objection")
     name = f"objection-{objection_id}"
     entered = {f"{name}-decision": decision, f"{name}-resolution": resolution}
 
@@ -684,11 +681,7 @@ def disburse(
     """The finance bureau records a payment of one item."""
     require_staff(actor)
     svc = get_services(request)
-    with svc.reading() as s:
-        item = s.get(PlanItem, item_id)
-        if item is None:
-            raise NotFound(f"方案项目 {item_id} 不存在", f"no plan item {item_id}")
-        plan_id = item.plan_id
+    plan_id = owner_id(svc, PlanItem, item_id, lambda i: i.plan_id, "方案项目", "plan item")
     lang = lang_of(request)
     name = f"pay-{item_id}"
     entered = {f"{name}-amount": amount, f"{name}-paid_on": paid_on, f"{name}-reference": reference}

@@ -35,6 +35,7 @@ from huiqi.web.pages.console_common import (
     headline,
     login_redirect,
     node_of,
+    owner_id,
     page_staff,
     parse_yuan,
     refused,
@@ -385,11 +386,9 @@ def office_decision(
     """The leading group office approves a discretionary or 7.4 amount, or returns it."""
     require_staff(actor)
     svc = get_services(request)
-    with svc.reading() as s:
-        line = s.get(ApplicationLine, line_id)
-        if line is None:
-            raise NotFound(f"申报明细 {line_id} 不存在", f"no application line {line_id}")
-        app_id = line.application_id
+    app_id = owner_id(
+        svc, ApplicationLine, line_id, lambda ln: ln.application_id, "申报明细", "application line"
+    )
     applications.get(svc, actor, app_id)  # who may not see the application learns nothing
     name = f"office-{line_id}"
     try:
