@@ -1,0 +1,21 @@
+"""sign-in: per-user-and-address throttle, disabled users, revoked sessions (filled by the sign-in work)
+
+Revision ID: 0008
+Revises: 0007
+Create Date: 2026-12-03 15:40:00
+"""
+
+from __future__ import annotations
+
+revision = "0008"
+down_revision = "0007"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass
