@@ -123,7 +123,8 @@ class Cast:
     admin: Actor
     rui: Actor  # 市商务局审核人
     dai: Actor  # 市商务局方案拟定人
-    fang: Actor  # 市财政局
+    fang: Actor  # 市财政局（审核方案）
+    cai: Actor  # 市财政局（登记拨付：审核与拨付由两人办理）
     ou: Actor  # 领导小组办公室
     shi: Actor  # 市人民政府
     shen: Actor  # 审计
@@ -166,6 +167,7 @@ def cast(svc: Services) -> Cast:
         "rui": ([Role.COMMERCE_REVIEWER], None),
         "dai": ([Role.PLAN_DRAFTER], None),
         "fang": ([Role.FINANCE_REVIEWER], None),
+        "cai": ([Role.FINANCE_REVIEWER], None),
         "ou": ([Role.OFFICE_REVIEWER], None),
         "shi": ([Role.CITY_APPROVER], None),
         "shen": ([Role.AUDITOR], None),

@@ -64,7 +64,7 @@ def populate(svc: Services, cast: Cast, clock: Clock) -> None:
     for item in approved.items:
         plans.disburse(
             svc,
-            cast.fang,
+            cast.cai,
             item.id,
             amount_fen=item.granted_fen,
             paid_on=date(2023, 4, 1),

@@ -58,7 +58,7 @@ def award(
     amount = item.granted_fen if paid_fen is None else paid_fen
     if amount:
         plan_view = plans.disburse(
-            svc, cast.fang, item.id, amount_fen=amount, paid_on=date(2023, 4, 1), reference="P-1"
+            svc, cast.cai, item.id, amount_fen=amount, paid_on=date(2023, 4, 1), reference="P-1"
         )
         [item] = plan_view.items
     return item

@@ -20,11 +20,29 @@ def alembic_config() -> Config:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Bring the database to ``revision``, in one transaction."""
+    """Bring the database to ``revision``, in one transaction.
+
+    SQLite changes a table's constraints by copying it (Alembic's batch mode); with foreign
+    keys enforced, dropping the old copy of a table that others refer to would fail. So on
+    SQLite they are off while the migrations run, and every reference is checked before the
+    commit (``PRAGMA foreign_key_check``): a migration that leaves one dangling is rolled back."""
     config = alembic_config()
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, revision)
+    with engine.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        raw = connection.connection.driver_connection
+        if sqlite and raw is not None:
+            raw.execute("PRAGMA foreign_keys=OFF")  # outside a transaction, where it counts
+        try:
+            with connection.begin():
+                config.attributes["connection"] = connection
+                command.upgrade(config, revision)
+                if sqlite:
+                    dangling = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+                    if dangling:
+                        raise RuntimeError(f"migration left dangling references: {dangling[:5]}")
+        finally:
+            if sqlite and raw is not None:
+                raw.execute("PRAGMA foreign_keys=ON")
 
 
 def current(engine: Engine) -> str | None:

@@ -19,6 +19,7 @@ from sqlalchemy import (
     DateTime,
     Enum,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     MetaData,
@@ -30,6 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from huiqi.facts.model import ApplicantKind
+from huiqi.fulfilment.duties import ROLE_BODY, Body
 from huiqi.fulfilment.roles import Role
 from huiqi.fulfilment.workflow import AppState, PlanState
 
@@ -128,8 +130,30 @@ class Organisation(Base):
     created_at: Mapped[datetime]
 
 
+#: The CHECK on ``user_roles`` that ties each role to its body (:data:`ROLE_BODY`).
+ROLE_BODY_CHECK = " OR ".join(
+    f"(body = '{body.value}' AND role IN ({', '.join(repr(r.value) for r in roles)}))"
+    for body, roles in sorted(
+        {
+            b: sorted(r for r, rb in ROLE_BODY.items() if rb is b) for b in set(ROLE_BODY.values())
+        }.items()
+    )
+)
+
+
 class User(Base):
+    """An account. It works for one body (:mod:`huiqi.fulfilment.duties`): an applicant's
+    account belongs to its organisation and holds no staff role; staff accounts hold no
+    organisation. The database holds this too: ``user_roles`` refers to (id, body)."""
+
     __tablename__ = "users"
+    __table_args__ = (
+        UniqueConstraint("id", "body", name="uq_users_id_body"),
+        CheckConstraint(
+            "body IN (" + ", ".join(repr(b.value) for b in Body) + ")", name="body_known"
+        ),
+        CheckConstraint("(body = 'applicant') = (org_id IS NOT NULL)", name="org_for_applicants"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
@@ -138,14 +162,25 @@ class User(Base):
     password_hash: Mapped[str | None] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime]
-    roles: Mapped[list[UserRole]] = relationship(cascade="all, delete-orphan", lazy="selectin")
+    body: Mapped[str] = mapped_column(String(16))  # a duties.Body value
+    roles: Mapped[list[UserRole]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin", foreign_keys="UserRole.user_id"
+    )
 
 
 class UserRole(Base):
     __tablename__ = "user_roles"
+    __table_args__ = (
+        # The role's body is the user's body: one account cannot hold two bodies' roles.
+        ForeignKeyConstraint(
+            ["user_id", "body"], ["users.id", "users.body"], name="fk_user_roles_user_body"
+        ),
+        CheckConstraint(ROLE_BODY_CHECK, name="role_of_body"),
+    )
 
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
     role: Mapped[Role] = mapped_column(enum(Role, "role"), primary_key=True)
+    body: Mapped[str] = mapped_column(String(16))
 
 
 class AwardYear(Base):
@@ -215,7 +250,6 @@ class ApplicationLine(Base):
     """One clause × subject of an application: the engine's amount and the reviewer's decision."""
 
     __tablename__ = "application_lines"
-    __table_args__ = (UniqueConstraint("application_id", "clause_id", "subject_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"))
@@ -237,6 +271,14 @@ class ApplicationLine(Base):
     office_reason: Mapped[str | None] = mapped_column(Text)
     office_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     office_at: Mapped[datetime | None]
+    # The office's approval of a line is another person's than the bureau's verification.
+    __table_args__ = (
+        UniqueConstraint("application_id", "clause_id", "subject_id"),
+        CheckConstraint(
+            "office_by IS NULL OR decided_by IS NULL OR office_by <> decided_by",
+            name="office_not_verifier",
+        ),
+    )
     pre_approval_ref: Mapped[str | None] = mapped_column(String(100))
 
 
@@ -255,6 +297,15 @@ class Attachment(Base):
 
 class AllocationPlan(Base):
     __tablename__ = "allocation_plans"
+    __table_args__ = (
+        # Separation of duties: the city's approver did not draft the plan, and the reviews
+        # refer to (id, drafted_by) so that a reviewer is not the drafter either.
+        UniqueConstraint("id", "drafted_by", name="uq_allocation_plans_id_drafter"),
+        CheckConstraint(
+            "approved_by IS NULL OR approved_by <> drafted_by",
+            name="approver_not_drafter",
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     award_year: Mapped[int] = mapped_column(index=True)
@@ -319,6 +370,16 @@ class PlanReview(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     by: Mapped[int] = mapped_column(ForeignKey("users.id"))
     at: Mapped[datetime]
+    drafted_by: Mapped[int]  # the plan's drafter, so the database can refuse a self-review
+
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["plan_id", "drafted_by"],
+            ["allocation_plans.id", "allocation_plans.drafted_by"],
+            name="fk_plan_reviews_plan_drafter",
+        ),
+        CheckConstraint("by <> drafted_by", name="reviewer_not_drafter"),
+    )
 
 
 class Objection(Base):

@@ -29,12 +29,14 @@ from huiqi.engine import Evaluation, check_year
 from huiqi.errors import InputError, Problem
 from huiqi.facts import parse_facts
 from huiqi.fulfilment.decisions import LineDecision, check_decision, decided_amount
+from huiqi.fulfilment.duties import Step
 from huiqi.fulfilment.roles import Role
 from huiqi.fulfilment.workflow import APPLICATION, AppAction, AppState, InvalidTransition, step
 from huiqi.policy import PolicyPackage
 from huiqi.policy.model import AmountKind
 from huiqi.service import audit
 from huiqi.service.actors import Actor, require, require_org
+from huiqi.service.duties import line_steps, refuse_as_forbidden
 from huiqi.service.errors import Conflict, Forbidden, Invalid, NotFound, require_reason
 from huiqi.service.records import evaluate_application, listed_dishonest
 from huiqi.service.uow import Services
@@ -527,6 +529,8 @@ def verify(
     with svc.transaction() as s:
         app, org = _load(s, app_id)
         to = _move(app, AppAction.VERIFY, actor)
+        for line in app.lines:
+            refuse_as_forbidden(Step.VERIFY, actor, line_steps(line))
         evaluation = _refresh_lines(s, svc, app, org)
         by_key = {(d.clause_id, d.subject_id): d for d in decisions}
         problems: list[Problem] = []
@@ -605,6 +609,7 @@ def office_decide(
         if line is None:
             raise NotFound(f"申报明细 {line_id} 不存在", f"no application line {line_id}")
         app, org = _load(s, line.application_id)
+        refuse_as_forbidden(Step.OFFICE_LINE, actor, line_steps(line))
         if app.state is not AppState.VERIFIED or line.office_state is not OfficeState.PENDING:
             raise Conflict(
                 "该项不在待领导小组办公室批准的状态",

@@ -28,6 +28,7 @@ STAFF = {
     "rui": ("芮审核（市商务局）", [Role.COMMERCE_REVIEWER]),
     "dai": ("戴拟定（市商务局）", [Role.PLAN_DRAFTER]),
     "fang": ("方财政（市财政局）", [Role.FINANCE_REVIEWER]),
+    "cai": ("蔡拨付（市财政局）", [Role.FINANCE_REVIEWER]),
     "ou": ("欧办公室（领导小组办公室）", [Role.OFFICE_REVIEWER]),
     "shi": ("石审批（市人民政府）", [Role.CITY_APPROVER]),
     "shen": ("沈审计", [Role.AUDITOR]),
@@ -318,9 +319,9 @@ def load(svc: Services, today: date) -> dict[str, int]:
     approved = plans.approve(svc, who["shi"], plan.id)
     clock.at(date(2025, 4, 8))
     for item in approved.items:
-        plans.disburse(
+        plans.disburse(  # paid by another finance officer than the plan's reviewer
             svc,
-            who["fang"],
+            who["cai"],
             item.id,
             amount_fen=item.granted_fen,
             paid_on=date(2025, 4, 8),

@@ -11,6 +11,7 @@ from huiqi import credit_code
 from huiqi.db.tables import Organisation, User, UserRole
 from huiqi.errors import Problem
 from huiqi.facts.model import ApplicantKind
+from huiqi.fulfilment.duties import Body, DutyConflict, body_of
 from huiqi.fulfilment.roles import Role
 from huiqi.service import audit
 from huiqi.service.actors import Actor, require
@@ -128,8 +129,9 @@ def add_user(
                 )
         else:
             require(actor, Role.ADMIN)
+        body = _body_of(roles)
         org_id = None
-        if Role.APPLICANT in roles:
+        if body is Body.APPLICANT:
             if org_code is None:
                 raise Invalid(
                     "申报单位用户须指定所属单位",
@@ -147,7 +149,8 @@ def add_user(
             password_hash=password_hash,
             active=True,
             created_at=svc.clock(),
-            roles=[UserRole(role=r) for r in dict.fromkeys(roles)],
+            body=body.value,
+            roles=[UserRole(role=r, body=body.value) for r in dict.fromkeys(roles)],
         )
         s.add(user)
         try:
@@ -164,3 +167,15 @@ def add_user(
             after={"username": username, "roles": [r.value for r in roles], "org_id": org_id},
         )
         return user.id
+
+
+def _body_of(roles: list[Role]) -> Body:
+    """The one body an account works for; a mix of bodies is refused (separation of duties)."""
+    try:
+        return body_of(roles)
+    except DutyConflict as exc:
+        raise Invalid(
+            exc.zh,
+            exc.en,
+            [Problem("roles", [r.value for r in roles], exc.zh, exc.en)],
+        ) from None

@@ -24,6 +24,7 @@ from huiqi.db.tables import (
     ReviewBody,
 )
 from huiqi.errors import Problem
+from huiqi.fulfilment.duties import Step
 from huiqi.fulfilment.roles import Role
 from huiqi.fulfilment.workflow import (
     AppState,
@@ -34,6 +35,7 @@ from huiqi.money import format_yuan
 from huiqi.policy.model import AmountKind
 from huiqi.service import audit
 from huiqi.service.actors import Actor, require
+from huiqi.service.duties import check_plan_step
 from huiqi.service.errors import Conflict, Forbidden, Invalid, NotFound
 from huiqi.service.plan_views import PlanView, load_plan, move_plan, view_plan
 from huiqi.service.records import evaluate_application, listed_dishonest
@@ -90,6 +92,7 @@ def review(
                 reason=reason,
                 by=actor.user_id,
                 at=svc.clock(),
+                drafted_by=plan.drafted_by,
             )
         )
         plan.state = to
@@ -269,6 +272,7 @@ def disburse(
         if item is None:
             raise NotFound(f"方案项目 {item_id} 不存在", f"no plan item {item_id}")
         plan = load_plan(s, item.plan_id, lock=True)
+        check_plan_step(s, plan, Step.PAY, actor)
         if plan.state is not PlanState.APPROVED:
             raise Conflict("方案未获批准，不能拨付", "the plan is not approved")
         listing = listed_dishonest(s, item.org_id, paid_on)
@@ -358,7 +362,7 @@ def close(svc: Services, actor: Actor, plan_id: int) -> PlanView:
 
 def set_budget(svc: Services, actor: Actor, *, division: str, year: int, amount_fen: int) -> None:
     """The finance bureau records what a paying finance has for an award year."""
-    require(actor, Role.FINANCE_REVIEWER, Role.ADMIN)
+    require(actor, Role.FINANCE_REVIEWER)  # a budget is the finance bureau's decision
     if amount_fen < 0 or not division.strip():
         raise Invalid(
             "预算信息有误",

@@ -7,7 +7,7 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from huiqi.db.tables import (
     AllocationPlan,
@@ -18,6 +18,8 @@ from huiqi.db.tables import (
     PlanItemState,
     PlanReview,
 )
+from huiqi.fulfilment.duties import Step
+from huiqi.fulfilment.roles import Role
 from huiqi.fulfilment.workflow import (
     PLAN,
     InvalidTransition,
@@ -26,6 +28,7 @@ from huiqi.fulfilment.workflow import (
     step,
 )
 from huiqi.service.actors import Actor
+from huiqi.service.duties import check_plan_step
 from huiqi.service.errors import Conflict, Forbidden, NotFound
 
 
@@ -125,9 +128,27 @@ def load_plan(s: Session, plan_id: int, *, lock: bool = False) -> AllocationPlan
 
 
 def move_plan(plan: AllocationPlan, action: PlanAction, actor: Actor) -> PlanState:
+    """The plan's next state, if the actor's roles allow the action now and the actor took no
+    other body's step on this plan (separation of duties, per person)."""
     try:
-        return PlanState(step(PLAN, plan.state, action, actor.roles))
+        to = PlanState(step(PLAN, plan.state, action, actor.roles))
     except InvalidTransition as exc:
         if exc.by_role:
             raise Forbidden(exc.zh, exc.en) from None
         raise Conflict(exc.zh, exc.en) from None
+    duty = _plan_step(action, actor)
+    if duty is not None:
+        session = object_session(plan)
+        assert session is not None, "a plan is moved inside its transaction"
+        check_plan_step(session, plan, duty, actor)
+    return to
+
+
+def _plan_step(action: PlanAction, actor: Actor) -> Step | None:
+    if action in (PlanAction.OPEN_NOTICE, PlanAction.CLOSE_NOTICE):
+        return Step.DRAFT
+    if action in (PlanAction.REVIEW, PlanAction.RETURN):
+        return Step.FINANCE_REVIEW if actor.has(Role.FINANCE_REVIEWER) else Step.OFFICE_REVIEW
+    if action is PlanAction.APPROVE:
+        return Step.APPROVE
+    return None  # closing a fully paid plan is housekeeping, not a decision

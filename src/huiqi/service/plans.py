@@ -21,6 +21,7 @@ from huiqi.db.tables import (
     PlanItemState,
 )
 from huiqi.fulfilment.allocation import Rule
+from huiqi.fulfilment.duties import Step
 from huiqi.fulfilment.roles import Role
 from huiqi.fulfilment.workflow import (
     AppState,
@@ -28,6 +29,7 @@ from huiqi.fulfilment.workflow import (
 )
 from huiqi.service import audit
 from huiqi.service.actors import Actor, require
+from huiqi.service.duties import check_plan_step
 from huiqi.service.errors import Conflict, Forbidden
 from huiqi.service.plan_allocation import RANKINGS, allocate_plan, check_ranking, check_rule
 from huiqi.service.plan_approval import approve, close, disburse, review, set_budget
@@ -181,6 +183,7 @@ def reallocate(
     rule_value = check_rule(rule, quota)
     with svc.transaction() as s:
         plan = load_plan(s, plan_id, lock=True)
+        check_plan_step(s, plan, Step.DRAFT, actor)
         if plan.state not in (PlanState.DRAFT, PlanState.RETURNED):
             raise Conflict(
                 "只有拟定中或退回的方案可以重新分配",
