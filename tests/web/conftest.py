@@ -125,6 +125,10 @@ def build_world(svc: Services, data_dir: Path) -> World:
     svc.clock = clock
     with svc.reading() as s:
         who: dict[str, Actor] = {u: load_actor(s, u) for u in USERS}
+        # The demo's second finance officer reviews these plans, so that fang (whom the
+        # tests sign in as for the finance bureau) may still pay them: one person does not
+        # both review and pay a plan (separation of duties).
+        cai = load_actor(s, "cai")
     a = next(o for o in demo.ORGS if o.user == OWN)
     b = next(o for o in demo.ORGS if o.user == OTHER)
     alice, rui, dai, fang, ou, shi = (who[u] for u in (OWN, "rui", "dai", "fang", "ou", "shi"))
@@ -205,7 +209,7 @@ def build_world(svc: Services, data_dir: Path) -> World:
         plans.close_notice(svc, dai, plan.id)
         if until == "review":
             return plan
-        plans.review(svc, fang, plan.id, approve=True, reason="资金已落实")
+        plans.review(svc, cai, plan.id, approve=True, reason="资金已落实")
         plan = plans.review(svc, ou, plan.id, approve=True, reason="同意")
         if until == "reviewed":
             return plan

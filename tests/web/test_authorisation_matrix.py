@@ -334,7 +334,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ),
     ("PUT", "/budgets/{division}/{year}"): Rule(
         "budget of A's division",
-        roles(Role.FINANCE_REVIEWER, Role.ADMIN),
+        roles(Role.FINANCE_REVIEWER),
         lambda w: {"division": w.org_a_division, "year": 2025},
         body=lambda w: {"amount_fen": 150_000_000},
     ),
