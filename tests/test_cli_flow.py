@@ -53,6 +53,7 @@ def test_a_newcomer_runs_the_whole_flow_from_the_command_line(database: Path) ->
         ("rui", "commerce_reviewer"),
         ("dai", "plan_drafter"),
         ("fang", "finance_reviewer"),
+        ("cai", "finance_reviewer"),  # pays: the reviewer does not (separation of duties)
         ("ou", "office_reviewer"),
         ("shi", "city_approver"),
     ):
@@ -86,7 +87,7 @@ def test_a_newcomer_runs_the_whole_flow_from_the_command_line(database: Path) ->
             "--reference",
             f"BH-{item}",
             "--as",
-            "fang",
+            "cai",
         )
     out = ok("audit", "verify")
     assert "审计链完整" in out

@@ -637,9 +637,17 @@ def test_the_whole_plan_path_notice_reviews_approval_payments_and_closing(site: 
     with site.svc.reading() as s:
         ledger = s.scalar(select(func.sum(LedgerEntry.amount_fen)).where(LedgerEntry.plan_id == 2))
     assert ledger == approved.granted_fen == before.granted_fen
-    # Payments: more than is owed is refused at the field; then every item is paid.
+    # Payments, by another finance officer than the reviewer (separation of duties): the
+    # reviewer is refused; more than is owed is refused at the field; then every item is paid.
+    cai = site.visitor("cai")
     first = next(i for i in approved.items if i.state == "included")
-    over = fang.post(
+    own_review = fang.post(
+        f"/console/plan-items/{first.id}/disbursements",
+        {"amount": "1.00", "paid_on": "2026-03-20", "reference": "嘉禾-2026-000"},
+    )
+    assert own_review.status_code == 403
+    assert "职责分离" in own_review.text
+    over = cai.post(
         f"/console/plan-items/{first.id}/disbursements",
         {
             "amount": f"{first.granted_fen // 100}.{first.granted_fen % 100 + 1:02d}",
@@ -653,7 +661,7 @@ def test_the_whole_plan_path_notice_reviews_approval_payments_and_closing(site: 
     for item in approved.items:
         if item.state != "included":
             continue
-        paid = fang.post(
+        paid = cai.post(
             f"/console/plan-items/{item.id}/disbursements",
             {
                 "amount": f"{item.granted_fen // 100}.{item.granted_fen % 100:02d}",
