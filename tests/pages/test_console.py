@@ -641,6 +641,8 @@ def test_the_whole_plan_path_notice_reviews_approval_payments_and_closing(site: 
     # reviewer is refused; more than is owed is refused at the field; then every item is paid.
     cai = site.visitor("cai")
     first = next(i for i in approved.items if i.state == "included")
+    reviewer_page = fang.get("/console/plans/2").text
+    assert 'id="pay-blocked"' in reviewer_page and 'class="pay"' not in reviewer_page
     own_review = fang.post(
         f"/console/plan-items/{first.id}/disbursements",
         {"amount": "1.00", "paid_on": "2026-03-20", "reference": "嘉禾-2026-000"},

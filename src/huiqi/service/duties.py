@@ -22,6 +22,7 @@ from huiqi.db.tables import (
 from huiqi.fulfilment.duties import DutyConflict, Step, Taken, check_step
 from huiqi.service.actors import Actor
 from huiqi.service.errors import Forbidden
+from huiqi.service.uow import Services
 
 #: Audit actions on a plan that are the drafting body's steps (the drafter of record is
 #: ``allocation_plans.drafted_by``; whoever reallocated or ran the notice drafted it too).
@@ -92,3 +93,21 @@ def refuse_as_forbidden(step: Step, actor: Actor, taken: list[Taken]) -> None:
 
 def check_plan_step(s: Session, plan: AllocationPlan, step: Step, actor: Actor) -> None:
     refuse_as_forbidden(step, actor, plan_steps(s, plan))
+
+
+def blocked_steps(svc: Services, actor: Actor, plan_id: int) -> dict[str, tuple[str, str]]:
+    """The steps on a plan that this person may not take because of one already taken, each
+    with its reason in Chinese and English (for pages to say so instead of offering a form
+    that would be refused)."""
+    with svc.reading() as s:
+        plan = s.get(AllocationPlan, plan_id)
+        if plan is None:
+            return {}
+        taken = plan_steps(s, plan)
+    blocked = {}
+    for step in Step:
+        try:
+            check_step(step, actor.user_id, taken)
+        except DutyConflict as exc:
+            blocked[step.value] = (exc.zh, exc.en)
+    return blocked

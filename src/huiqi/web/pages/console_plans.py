@@ -27,7 +27,7 @@ from huiqi.engine import clause_sort_key
 from huiqi.fulfilment.allocation import Rule
 from huiqi.fulfilment.roles import Role
 from huiqi.fulfilment.workflow import AppState
-from huiqi.service import plans, queries
+from huiqi.service import duties, plans, queries
 from huiqi.service.actors import Actor
 from huiqi.service.errors import Conflict, Forbidden, Invalid
 from huiqi.service.plan_allocation import included_by_division, share_budget
@@ -440,6 +440,11 @@ def plan_response(
         is_finance=actor.has(Role.FINANCE_REVIEWER),
         is_office=actor.has(Role.OFFICE_REVIEWER),
         is_city=actor.has(Role.CITY_APPROVER),
+        # Steps this person may not take on this plan (separation of duties), with the reason.
+        blocked={
+            step: zh if lang == "zh" else en
+            for step, (zh, en) in duties.blocked_steps(svc, actor, plan_id).items()
+        },
         rules=RULES,
         rankings=RANKINGS,
         form={**defaults, **(entered or {})},
