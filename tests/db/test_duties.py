@@ -341,7 +341,7 @@ def test_the_upgrade_gives_each_account_its_body_and_keeps_every_row(at_0009: En
         )
     upgrade(at_0009)
     with at_0009.connect() as conn:
-        bodies = dict(conn.execute(text("SELECT username, body FROM users")).all())
+        bodies: dict[str, str] = dict(conn.execute(text("SELECT username, body FROM users")).all())
         review = conn.execute(text("SELECT by, drafted_by FROM plan_reviews")).one()
     assert bodies == {"alice": "applicant", "dou": "commerce", "fang": "finance"}
     assert tuple(review) == (3, 2)
