@@ -10,13 +10,14 @@ from pathlib import Path
 from anyio import to_thread
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from starlette.types import ASGIApp
 
 from huiqi import __version__
 from huiqi.config import Settings, get_settings
 from huiqi.service.bootstrap import build_services
 from huiqi.service.uow import Services
 from huiqi.web import problems
-from huiqi.web.guard import Guard
+from huiqi.web.guard import Guard, TooLargeAsProblem
 from huiqi.web.openapi import build as document
 from huiqi.web.pages import page_routers, portal
 from huiqi.web.routes import applications, auth, orgs, plans, public, records
@@ -25,6 +26,12 @@ from huiqi.web.throttle import Throttle
 API = "/api/v1"
 #: Room for a multipart upload's boundaries, headers and the CSRF field around the file.
 UPLOAD_OVERHEAD = 64 * 1024
+
+
+class _FastAPI(FastAPI):
+    def build_middleware_stack(self) -> ASGIApp:
+        # Around everything, FastAPI's own body limit included (see TooLargeAsProblem).
+        return TooLargeAsProblem(super().build_middleware_stack())
 
 
 def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
@@ -44,7 +51,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         yield
         gc.unfreeze()
 
-    app = FastAPI(
+    app = _FastAPI(
         lifespan=lifespan,
         title="惠企 huiqi API",
         version=__version__,

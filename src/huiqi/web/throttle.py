@@ -72,7 +72,9 @@ async def _signed_in(request: Request) -> bool:
     if header.lower().startswith("bearer "):
         return await run_in_threadpool(auth.token_actor, svc, header[7:].strip()) is not None
     cookie = request.cookies.get(SESSION_COOKIE)
-    return bool(cookie) and await run_in_threadpool(auth.session, svc, cookie) is not None
+    if not cookie:
+        return False
+    return await run_in_threadpool(auth.session, svc, cookie) is not None
 
 
 def anonymous_limit(name: str) -> Callable[[Request], Awaitable[None]]:
