@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 
+from limits import parse_many
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -23,6 +24,19 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default=Path("var"))
     #: The largest attachment accepted, in bytes.
     max_upload_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    #: The largest request body read, in bytes (JSON and forms; an upload may be as large as
+    #: ``max_upload_bytes`` and its multipart wrapping). A larger one is refused 413 before
+    #: it is parsed — at once when its Content-Length says so.
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    #: Where the anonymous rate limits count requests: ``memory://`` (each server process
+    #: counts its own) or a storage of the ``limits`` library shared by every process, e.g.
+    #: ``redis://127.0.0.1:6379``.
+    rate_limit_storage: str = Field(default="memory://", min_length=1)
+    #: Anonymous evaluations (``/api/v1/evaluate``, the calculator's result page) per client
+    #: address, in the ``limits`` notation (``"60/minute"``; several: ``"10/second;60/minute"``).
+    anonymous_evaluate_rate: str = "60/minute"
+    #: Anonymous objections to a public notice (API and page) per client address.
+    anonymous_objection_rate: str = "5/minute;20/hour"
     #: Threads per server process that run the service layer (the database work of a
     #: request); the database pool keeps as many connections. On two cores two are best
     #: (bench/load.py: 2 → 183 submissions/s, 3 → 171, 4 → 161, 8 → 129, 16 → 114): more
@@ -39,6 +53,17 @@ class Settings(BaseSettings):
         if not url.startswith(("sqlite://", "postgresql")):
             raise ValueError("HUIQI_DATABASE_URL must be sqlite:///… or postgresql+psycopg://…")
         return url
+
+    @field_validator("anonymous_evaluate_rate", "anonymous_objection_rate")
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        try:
+            parse_many(value)
+        except ValueError:
+            raise ValueError(
+                f"not a rate in the limits notation (e.g. 60/minute): {value!r}"
+            ) from None
+        return value
 
     def sqlite_path(self) -> Path | None:
         """The SQLite file, if the database is one."""

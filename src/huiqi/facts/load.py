@@ -32,6 +32,7 @@ _ZH_BY_TYPE = {
     "enum": "取值不在允许范围内",
     "literal_error": "取值不在允许范围内",
     "list_type": "应为列表",
+    "too_long": "条目过多，超过上限",
     "model_type": "应为对象",
     "model_attributes_type": "应为对象",
     "dict_type": "应为对象",

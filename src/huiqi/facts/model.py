@@ -4,6 +4,11 @@ Each field's ``title`` is its Chinese label and ``description`` its English one;
 the engine's explanations and the JSON Schema both use them. Every section is
 optional: a clause whose facts are absent is simply not met, and says which fact
 it missed. Unknown fields are refused, so a misspelt key never passes silently.
+
+Every list is bounded (:data:`MAX_ITEMS`, ``maxItems`` in the JSON Schema): an applicant's
+stores, warehouses, events, loans and talents of one year, and its award ledgers, are
+tens at most in practice; the bounds are far above that and keep one request's work
+finite (an evaluation with 50,000 stores is refused at once, not computed for seconds).
 """
 
 from __future__ import annotations
@@ -17,6 +22,17 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from huiqi.facts.types import Area, Count, CreditCode, Flag, ItemId, Money, Year, Years
 
 FACTS_VERSION = "1"
+
+#: The most items each list of the facts may hold (in one award year of one applicant).
+MAX_ITEMS = {
+    "stores": 200,
+    "warehouses": 200,
+    "events": 200,
+    "loans": 500,
+    "talents": 500,
+    "earlier_awards": 2000,
+    "other_policy_awards": 2000,
+}
 
 
 def label(zh: str, en: str, default: Any = None, **extra: Any) -> Any:
@@ -32,9 +48,18 @@ class _Facts(BaseModel):
 
     @field_validator("*", mode="before")
     @classmethod
-    def _no_nul(cls, value: Any) -> Any:
-        if isinstance(value, str) and "\x00" in value:
-            raise ValueError("NUL characters are not allowed / 不允许包含空字符")
+    def _text_only(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            if "\x00" in value:
+                raise ValueError("NUL characters are not allowed / 不允许包含空字符")
+            if not value.isascii():
+                try:
+                    value.encode("utf-8")
+                except UnicodeEncodeError:
+                    raise ValueError(
+                        "a lone surrogate (U+D800–U+DFFF) is not text"
+                        " / 含有孤立的代理码位（U+D800–U+DFFF），不是有效文本"
+                    ) from None
         return value
 
 
@@ -293,7 +318,9 @@ class EarlierAward(_Facts):
     """An award already approved under this policy (the award ledger)."""
 
     clause: str = label("条款", "clause", ..., min_length=1, max_length=16)
-    subject_id: str | None = label("对象编号（默认本单位）", "subject id (default: applicant)")
+    subject_id: str | None = label(
+        "对象编号（默认本单位）", "subject id (default: applicant)", max_length=64
+    )
     award_year: Year = label("奖补年度", "award year", ...)
     amount_cny: Money = label("核定金额（元）", "approved amount (CNY)", ...)
 
@@ -305,7 +332,9 @@ class OtherPolicyAward(_Facts):
     clause: str = label(
         "对应本政策条款", "clause of this policy it overlaps", ..., min_length=1, max_length=16
     )
-    subject_id: str | None = label("对象编号（默认本单位）", "subject id (default: applicant)")
+    subject_id: str | None = label(
+        "对象编号（默认本单位）", "subject id (default: applicant)", max_length=64
+    )
     award_year: Year = label("奖补年度", "award year", ...)
     amount_cny: Money = label("已获金额（元）", "amount received (CNY)", ...)
 
@@ -328,28 +357,40 @@ class Facts(_Facts):
     supervision_centre: SupervisionCentre | None = label("跨境电商监管中心", "supervision centre")
     marketplaces: Marketplaces | None = label("第三方交易平台", "third-party marketplaces")
     belt_and_road: BeltAndRoad | None = label("“一带一路”子网站", "Belt and Road sub-site")
-    stores: list[Store] = label("O2O体验店", "O2O stores", [])
+    stores: list[Store] = label("O2O体验店", "O2O stores", [], max_length=MAX_ITEMS["stores"])
     distribution_centre: DistributionCentre | None = label(
         "公共分拨中心", "public distribution centre"
     )
     overseas_warehouse_pilot: OverseasWarehousePilot | None = label(
         "公共海外仓试点", "public overseas-warehouse pilot"
     )
-    warehouses: list[Warehouse] = label("租赁海外仓", "leased overseas warehouses", [])
+    warehouses: list[Warehouse] = label(
+        "租赁海外仓", "leased overseas warehouses", [], max_length=MAX_ITEMS["warehouses"]
+    )
     logistics: Logistics | None = label("跨境电商物流", "CBEC logistics")
     international_express: InternationalExpress | None = label(
         "国际快件业务", "international express"
     )
-    events: list[Event] = label("展览、宣传、研究和培训活动", "events", [])
-    loans: list[Loan] = label("贷款", "loans", [])
+    events: list[Event] = label(
+        "展览、宣传、研究和培训活动", "events", [], max_length=MAX_ITEMS["events"]
+    )
+    loans: list[Loan] = label("贷款", "loans", [], max_length=MAX_ITEMS["loans"])
     staff_training: StaffTraining | None = label("员工在职培训", "staff training")
     talent_base: TalentBase | None = label("人才培养输出基地", "talent training base")
-    talents: list[Talent] = label("引进的高级人才", "senior talents", [])
+    talents: list[Talent] = label(
+        "引进的高级人才", "senior talents", [], max_length=MAX_ITEMS["talents"]
+    )
     earlier_awards: list[EarlierAward] = label(
-        "本政策下已获奖补（台账）", "earlier awards under this policy (ledger)", []
+        "本政策下已获奖补（台账）",
+        "earlier awards under this policy (ledger)",
+        [],
+        max_length=MAX_ITEMS["earlier_awards"],
     )
     other_policy_awards: list[OtherPolicyAward] = label(
-        "其他政策下同一事项已获奖补", "awards for the same subject under other policies", []
+        "其他政策下同一事项已获奖补",
+        "awards for the same subject under other policies",
+        [],
+        max_length=MAX_ITEMS["other_policy_awards"],
     )
 
     @model_validator(mode="after")

@@ -18,13 +18,16 @@ def _exact_number(value: Any) -> Any:
         raise ValueError("binary floats are not exact; write the number as text or a decimal")
     if isinstance(value, int):
         return Decimal(value)
+    if isinstance(value, Decimal) and not value.is_finite():
+        # JSON's NaN and Infinity, which Python's json reader lets through.
+        raise ValueError("not a finite number / 不是有限的数")
     if isinstance(value, str):
         try:
             number = Decimal(value.strip().replace(",", ""))
         except ArithmeticError as exc:
             raise ValueError("not a number") from exc
         if not number.is_finite():
-            raise ValueError("not a finite number")
+            raise ValueError("not a finite number / 不是有限的数")
         return number
     return value
 

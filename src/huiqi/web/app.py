@@ -10,18 +10,28 @@ from pathlib import Path
 from anyio import to_thread
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from starlette.types import ASGIApp
 
 from huiqi import __version__
 from huiqi.config import Settings, get_settings
 from huiqi.service.bootstrap import build_services
 from huiqi.service.uow import Services
 from huiqi.web import problems
-from huiqi.web.guard import Guard
+from huiqi.web.guard import Guard, TooLargeAsProblem
 from huiqi.web.openapi import build as document
-from huiqi.web.pages import page_routers
+from huiqi.web.pages import page_routers, portal
 from huiqi.web.routes import applications, auth, orgs, plans, public, records
+from huiqi.web.throttle import Throttle
 
 API = "/api/v1"
+#: Room for a multipart upload's boundaries, headers and the CSRF field around the file.
+UPLOAD_OVERHEAD = 64 * 1024
+
+
+class _FastAPI(FastAPI):
+    def build_middleware_stack(self) -> ASGIApp:
+        # Around everything, FastAPI's own body limit included (see TooLargeAsProblem).
+        return TooLargeAsProblem(super().build_middleware_stack())
 
 
 def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
@@ -41,7 +51,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         yield
         gc.unfreeze()
 
-    app = FastAPI(
+    app = _FastAPI(
         lifespan=lifespan,
         title="惠企 huiqi API",
         version=__version__,
@@ -50,15 +60,23 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         openapi_url="/api/openapi.json",
         docs_url=None,
         redoc_url=None,
+        # Every body is capped before it is read (FastAPI's limit: 413 at once when the
+        # Content-Length is over, else as soon as the bytes received are); uploads below.
+        max_body_size=settings.max_body_bytes,
     )
     app.state.settings = settings
     app.state.services = services or build_services(settings)
+    app.state.throttle = Throttle(settings)
     problems.install(app)
     for module in (public, auth, orgs, applications, plans, records):
         app.include_router(module.router, prefix=API)
+    # An attachment may be as large as the setting allows, with its multipart wrapping.
+    upload_cap = settings.max_upload_bytes + UPLOAD_OVERHEAD
+    app.include_router(applications.uploads, prefix=API, max_body_size=upload_cap)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     for router in page_routers():
         app.include_router(router)
+    app.include_router(portal.uploads, max_body_size=upload_cap)
 
     app.add_middleware(Guard)
 

@@ -60,6 +60,17 @@ async def on_sign_in_thread(work: Callable[[], T]) -> T:
     return await asyncio.get_running_loop().run_in_executor(SIGN_IN_THREADS, work)
 
 
+#: The engine (validating facts, evaluating every clause, writing the result) runs here:
+#: it is pure computation, which on the event loop would hold up every other request,
+#: ``/health`` included, and on the request threads would hold up the database work.
+ENGINE_THREADS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="huiqi-engine")
+
+
+async def on_engine_thread(work: Callable[[], T]) -> T:
+    """Run ``work`` (an evaluation) on an engine thread."""
+    return await asyncio.get_running_loop().run_in_executor(ENGINE_THREADS, work)
+
+
 async def optional_actor(request: Request, svc: Svc) -> Actor | None:
     """Who is asking: a bearer token, or a session cookie (then CSRF is checked)."""
     # The lookups are database calls: on a request thread, never on the event loop.

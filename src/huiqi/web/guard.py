@@ -1,4 +1,5 @@
-"""The outermost layer of every request: NUL characters refused, safe headers added.
+"""The outer layers of every request: NUL characters refused, safe headers added, and the
+body limit's refusal worded like every other.
 
 A plain ASGI middleware (not Starlette's ``BaseHTTPMiddleware``, which wraps every request
 and response in extra tasks and streams: measurable on a public endpoint that must answer
@@ -7,6 +8,7 @@ hundreds of requests a second)."""
 from __future__ import annotations
 
 from starlette.datastructures import MutableHeaders
+from starlette.middleware.body_limit import MAX_BODY_SIZE_SCOPE_KEY
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -57,3 +59,46 @@ class Guard:
             await response(scope, receive, send_with_headers)
             return
         await self.app(scope, receive, send_with_headers)
+
+
+class TooLargeAsProblem:
+    """FastAPI's body limit (outermost, around everything else) answers a request whose
+    Content-Length is over the cap with a plain-text 413, whatever the app would have sent:
+    this puts the same refusal in the words of every other one (an RFC 9457 problem, or
+    the error page, in both languages, saying the cap)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        replacing = False
+
+        async def send_problem(message: Message) -> None:
+            nonlocal replacing
+            if message["type"] == "http.response.start" and message["status"] == 413:
+                plain = MutableHeaders(scope=message).get("content-type", "")
+                replacing = plain.startswith("text/plain")
+                if replacing:
+                    cap = scope.get(MAX_BODY_SIZE_SCOPE_KEY)
+                    response = problems.problem(
+                        Request(scope, receive),
+                        413,
+                        f"请求内容超过上限（{cap} 字节）",
+                        f"the request body is larger than the limit ({cap} bytes)",
+                    )
+                    headers = MutableHeaders(raw=response.raw_headers)
+                    for name, value in SAFE_HEADERS.items():
+                        headers.setdefault(name, value)
+                    await send(
+                        {"type": message["type"], "status": 413, "headers": response.raw_headers}
+                    )
+                    await send({"type": "http.response.body", "body": response.body})
+                    return
+            if replacing:
+                return  # the plain text's body: already answered
+            await send(message)
+
+        await self.app(scope, receive, send_problem)

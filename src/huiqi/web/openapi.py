@@ -15,6 +15,7 @@ from fastapi.routing import APIRoute
 from huiqi.facts.model import Facts
 from huiqi.web.deps import SESSION_COOKIE, optional_actor, required_actor
 from huiqi.web.problems import PROBLEM_JSON
+from huiqi.web.throttle import limit_evaluate, limit_objection
 
 PROBLEM = {
     "type": "object",
@@ -54,7 +55,12 @@ MEANINGS = {
     "413": "内容过大 / content too large",
     "415": "不支持的文件类型 / file type not accepted",
     "422": "请求内容有误（逐项指明字段与取值） / the request is not valid (each field named)",
-    "429": "尝试过于频繁 / too many attempts",
+    "429": "尝试过于频繁（Retry-After 给出秒数） / too many attempts (Retry-After: seconds)",
+}
+
+RETRY_AFTER = {
+    "description": "几秒后可再试 / seconds to wait before trying again",
+    "schema": {"type": "integer", "minimum": 1},
 }
 
 SECURITY_SCHEMES = {
@@ -98,9 +104,11 @@ def _refusals(calls: set[Any], path: str, method: str) -> list[str]:
         codes.append("404")
     if method != "get" and required_actor in calls:
         codes.append("409")  # a state that does not allow it, or someone else's change
+    if method in ("post", "put", "patch"):
+        codes.append("413")  # every body is capped (Settings.max_body_bytes, uploads' own)
     if path.endswith("/attachments") and method == "post":
-        codes += ["413", "415"]
-    if path.endswith("/auth/login"):
+        codes += ["415"]
+    if path.endswith("/auth/login") or calls & {limit_evaluate, limit_objection}:
         codes += ["429"]
     return sorted(set(codes))
 
@@ -126,6 +134,8 @@ def build(app: FastAPI, schema: dict[str, Any]) -> dict[str, Any]:
         responses = operation.setdefault("responses", {})
         for code in _refusals(calls, path, method.lower()):
             responses[code] = {"description": MEANINGS[code], "content": problem}
+            if code == "429":
+                responses[code]["headers"] = {"Retry-After": RETRY_AFTER}
         operation["responses"] = dict(sorted(responses.items()))
         if required_actor in calls:
             operation["security"] = [{"bearer": []}, {"session": []}]

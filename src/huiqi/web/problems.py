@@ -9,6 +9,7 @@ no stack trace, and is logged.
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 from urllib.parse import quote
 
@@ -16,12 +17,15 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
+from starlette.middleware.body_limit import MAX_BODY_SIZE_SCOPE_KEY
 from starlette.requests import ClientDisconnect
 
 from huiqi.errors import InputError, Problem
 from huiqi.facts.load import json_path
 from huiqi.policy import PackageError
 from huiqi.service.errors import ServiceError
+from huiqi.web.exact import printable
+from huiqi.web.throttle import RateLimitError
 
 log = logging.getLogger("huiqi.web")
 PROBLEM_JSON = "application/problem+json"
@@ -58,12 +62,17 @@ def problem(
     """A problem for the API; for a page, the same words on an HTML error page (and a
     sign-in page for 401)."""
     if not request.url.path.startswith("/api"):
-        return _page(request, status, zh, en, errors)
+        return _page(request, status, zh, en, errors, headers)
     return _json_problem(request, status, zh, en, errors, headers)
 
 
 def _page(
-    request: Request, status: int, zh: str, en: str, errors: list[Problem] | None
+    request: Request,
+    status: int,
+    zh: str,
+    en: str,
+    errors: list[Problem] | None,
+    headers: dict[str, str] | None = None,
 ) -> Response:
     from huiqi.web.pages.common import lang_of as page_lang
     from huiqi.web.pages.common import redirect, render
@@ -71,10 +80,14 @@ def _page(
     if status == 401:
         return redirect(f"/login?next={quote(request.url.path)}")
     lang = page_lang(request)
-    shown = [{"field": p.path, "text": p.zh if lang == "zh" else p.en} for p in errors or []]
-    return render(
-        request, "error.html", status=status, detail=zh if lang == "zh" else en, errors=shown
-    )
+    shown = [
+        {"field": printable(p.path), "text": printable(p.zh if lang == "zh" else p.en)}
+        for p in errors or []
+    ]
+    detail = printable(zh if lang == "zh" else en)
+    page = render(request, "error.html", status=status, detail=detail, errors=shown)
+    page.headers.update(headers or {})
+    return page
 
 
 def _json_problem(
@@ -87,6 +100,7 @@ def _json_problem(
 ) -> JSONResponse:
     title_zh, title_en = _TITLES.get(status, _TITLES[400 if status < 500 else 500])
     lang = lang_of(request)
+    zh, en = printable(zh), printable(en)
     body: dict[str, Any] = {
         "type": f"urn:huiqi:problem:{status}",
         "title": title_zh if lang == "zh" else title_en,
@@ -98,16 +112,25 @@ def _json_problem(
     }
     if errors:
         body["errors"] = [
-            {"field": p.path, "value": _safe(p.as_dict()["value"]), "zh": p.zh, "en": p.en}
+            {
+                "field": printable(p.path),
+                "value": _safe(p.as_dict()["value"]),
+                "zh": printable(p.zh),
+                "en": printable(p.en),
+            }
             for p in errors
         ]
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
 def _safe(value: Any) -> Any:
-    if value is None or isinstance(value, bool | int | float | str):
-        return value if not isinstance(value, str) else value[:200]
-    return str(value)[:200]
+    """A refused value as the problem may echo it: short, finite, and text that is UTF-8
+    (a lone surrogate shown as its escape, ``NaN`` as text)."""
+    if value is None or isinstance(value, bool | int):
+        return value
+    if isinstance(value, float) and math.isfinite(value):
+        return value
+    return printable(value if isinstance(value, str) else str(value))[:200]
 
 
 _PYDANTIC_ZH = {
@@ -115,6 +138,9 @@ _PYDANTIC_ZH = {
     "extra_forbidden": "未知字段",
     "int_parsing": "应为整数",
     "int_type": "应为整数",
+    "int_from_float": "应为整数（不能带小数）",
+    "finite_number": "应为有限的数（不能是 NaN 或 Infinity）",
+    "too_long": "条目过多，超过上限",
     "bool_parsing": "应为 true 或 false",
     "string_type": "应为文本",
     "date_from_datetime_parsing": "日期无效",
@@ -132,11 +158,30 @@ _PYDANTIC_ZH = {
 }
 
 
+#: What a rate limit counts, in both languages.
+_LIMITED = {
+    "evaluate": ("匿名计算请求", "anonymous evaluations"),
+    "objection": ("匿名异议提交", "anonymous objections"),
+}
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(ServiceError)
     async def _service(request: Request, exc: ServiceError) -> Response:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
         return problem(request, exc.status, exc.zh, exc.en, exc.problems, headers)
+
+    @app.exception_handler(RateLimitError)
+    async def _limited(request: Request, exc: RateLimitError) -> Response:
+        what_zh, what_en = _LIMITED[exc.name]
+        return problem(
+            request,
+            429,
+            f"{what_zh}过于频繁，请 {exc.retry_after} 秒后再试（登录后不受此限制）",
+            f"too many {what_en} from your address; try again in {exc.retry_after} s "
+            "(signed-in users are not limited)",
+            headers={"Retry-After": str(exc.retry_after)},
+        )
 
     @app.exception_handler(InputError)
     async def _input(request: Request, exc: InputError) -> Response:
@@ -163,13 +208,20 @@ def install(app: FastAPI) -> None:
                 else ("body", loc)
             )
             field = f"{where}:{json_path(tuple(rest))}"
-            zh = _PYDANTIC_ZH.get(str(err.get("type")), "取值无效")
+            ctx = err.get("ctx") or {}
+            zh = str(ctx.get("zh") or _PYDANTIC_ZH.get(str(err.get("type")), "取值无效"))
             errors.append(Problem(field, err.get("input"), zh, str(err.get("msg"))))
         return problem(request, 422, "请求内容有误", "the request is not valid", errors)
 
     @app.exception_handler(HTTPException)
     async def _http(request: Request, exc: HTTPException) -> Response:
         zh, en = _TITLES.get(exc.status_code, (str(exc.detail), str(exc.detail)))
+        cap = request.scope.get(MAX_BODY_SIZE_SCOPE_KEY)
+        if exc.status_code == 413 and cap is not None:
+            zh, en = (
+                f"请求内容超过上限（{cap} 字节）",
+                f"the request body is larger than the limit ({cap} bytes)",
+            )
         return problem(request, exc.status_code, zh, en, headers=getattr(exc, "headers", None))
 
     @app.exception_handler(ClientDisconnect)

@@ -15,11 +15,10 @@ import base64
 import json
 import zlib
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
@@ -33,8 +32,10 @@ from huiqi.facts.model import ApplicantKind
 from huiqi.policy import PolicyPackage
 from huiqi.policy.model import AmountKind
 from huiqi.web.deps import get_services
+from huiqi.web.exact import BodyError, decode_json
 from huiqi.web.pages import factsform
 from huiqi.web.pages.common import page_user, render
+from huiqi.web.throttle import limit_evaluate
 
 router = APIRouter(include_in_schema=False)
 
@@ -198,8 +199,8 @@ def facts_from_json(text: str) -> dict[str, Any] | None:
     if not text or len(text) > MAX_FACTS_JSON:
         return None
     try:
-        data = json.loads(text, parse_float=Decimal)
-    except (ValueError, RecursionError):
+        data = decode_json(text)
+    except BodyError:
         return None
     return factsform.clean(data) if isinstance(data, dict) else None
 
@@ -233,7 +234,9 @@ def totals(results: list[ClauseResult]) -> Totals:
     )
 
 
-@router.post("/calculator/result", response_class=HTMLResponse)
+@router.post(
+    "/calculator/result", response_class=HTMLResponse, dependencies=[Depends(limit_evaluate)]
+)
 async def result(request: Request) -> HTMLResponse:
     """Rows added or removed, problems beside their fields, or the results."""
     posted = await request.form()
@@ -304,8 +307,8 @@ def unpack(text: str) -> dict[str, Any] | None:
         return None
     try:
         raw = zlib.decompressobj().decompress(base64.urlsafe_b64decode(text), MAX_FACTS_JSON)
-        data = json.loads(raw.decode("utf-8"), parse_float=Decimal)
-    except (ValueError, zlib.error, UnicodeDecodeError, RecursionError):
+        data = decode_json(raw)
+    except (ValueError, zlib.error):
         return None
     return data if isinstance(data, dict) else None
 

@@ -572,7 +572,11 @@ def submit(app_id: Id, request: Request, actor: MaybeUser) -> Response:
     return redirect(f"/portal/applications/{app_id}", "submitted")
 
 
-@router.post("/portal/applications/{app_id}/attachments", response_model=None)
+#: Uploads: their own router, so that the app gives them a body limit of their own.
+uploads = APIRouter(include_in_schema=False)
+
+
+@uploads.post("/portal/applications/{app_id}/attachments", response_model=None)
 async def upload(app_id: Id, request: Request, actor: MaybeUser) -> Response:
     """Attach a file (multipart form); the service checks what it really is."""
     if actor is None:
@@ -582,7 +586,7 @@ async def upload(app_id: Id, request: Request, actor: MaybeUser) -> Response:
     # Checked before the body is read; the database work on a request thread, not the loop.
     await run_in_threadpool(applications.get, svc, actor, app_id)  # NotFound if not ours
     settings = get_settings(request)
-    form = await request.form()
+    form = await request.form(max_files=1, max_fields=10)
     sent = form.get("file")
     content = b""
     filename = ""

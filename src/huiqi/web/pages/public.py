@@ -6,7 +6,7 @@ import hmac
 from functools import partial
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from huiqi.service import auth, plans
@@ -21,6 +21,7 @@ from huiqi.web.pages.common import (
     redirect,
     render,
 )
+from huiqi.web.throttle import limit_objection
 from huiqi.web.types import Id
 
 router = APIRouter(include_in_schema=False)
@@ -159,7 +160,7 @@ def notice(plan_id: Id, request: Request) -> HTMLResponse:
     return render(request, "notice.html", plan=view, open=is_open, clause_titles=titles)
 
 
-@router.post("/notices/{plan_id}/objections")
+@router.post("/notices/{plan_id}/objections", dependencies=[Depends(limit_objection)])
 def object_to(
     plan_id: Id,
     request: Request,

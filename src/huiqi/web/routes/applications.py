@@ -2,23 +2,24 @@
 
 from __future__ import annotations
 
-import json
-from decimal import Decimal
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, UploadFile
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse
 from pydantic import Field
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
 
+from huiqi.errors import InputError, Problem
 from huiqi.fulfilment.decisions import LineDecision
 from huiqi.service import applications, attachments
 from huiqi.service.applications import ApplicationView
 from huiqi.service.attachments import AttachmentView
 from huiqi.web.deps import Config, Svc, User
+from huiqi.web.exact import ExactRoute, decimals_as_text
 from huiqi.web.types import Body, Fen, Id, LimitQ, OffsetQ, YearQ
 
-router = APIRouter(tags=["applications 申报"])
+router = APIRouter(tags=["applications 申报"], route_class=ExactRoute)
 
 ClauseId = Annotated[str, Field(min_length=1, max_length=16)]
 
@@ -60,11 +61,6 @@ class OfficeDecision(Body):
     reason: str = Field(default="", max_length=2000)
 
 
-def _exact(value: Any) -> Any:
-    """JSON numbers became floats on the way in; make them exact decimals again (via text)."""
-    return json.loads(json.dumps(value), parse_float=Decimal)
-
-
 @router.get("/applications", summary="申报列表 / applications")
 def list_applications(
     svc: Svc,
@@ -100,7 +96,7 @@ def create(body: NewApplication, svc: Svc, actor: User) -> ApplicationView:
         org_code=body.org_code,
         year=body.award_year,
         clauses=body.clauses,
-        facts=_exact(body.facts),
+        facts=decimals_as_text(body.facts),
         submit=body.submit,
     )
 
@@ -112,7 +108,7 @@ def get(application_id: Id, svc: Svc, actor: User) -> ApplicationView:
 
 @router.patch("/applications/{application_id}", summary="修改草稿 / change a draft")
 def update(application_id: Id, body: ApplicationChange, svc: Svc, actor: User) -> ApplicationView:
-    facts = None if body.facts is None else _exact(body.facts)
+    facts = None if body.facts is None else decimals_as_text(body.facts)
     return applications.update_draft(svc, actor, application_id, clauses=body.clauses, facts=facts)
 
 
@@ -157,19 +153,47 @@ def list_attachments(application_id: Id, svc: Svc, actor: User) -> list[Attachme
     return attachments.list_for(svc, actor, application_id)
 
 
-@router.post(
-    "/applications/{application_id}/attachments", summary="上传附件 / upload", status_code=201
+#: Uploads: their own router, so that the app gives them a body limit of their own.
+uploads = APIRouter(tags=["applications 申报"], route_class=ExactRoute)
+
+UPLOAD_BODY = {
+    "required": True,
+    "content": {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "required": ["file"],
+                "properties": {"file": {"type": "string", "format": "binary"}},
+            }
+        }
+    },
+}
+
+
+@uploads.post(
+    "/applications/{application_id}/attachments",
+    summary="上传附件 / upload",
+    status_code=201,
+    openapi_extra={"requestBody": UPLOAD_BODY},
 )
 async def upload(
-    application_id: Id, file: UploadFile, request: Request, svc: Svc, actor: User, settings: Config
+    application_id: Id, request: Request, svc: Svc, actor: User, settings: Config
 ) -> AttachmentView:
-    content = await file.read(settings.max_upload_bytes + 1)
+    # The form is read here, after ``actor`` (not as a parameter, which FastAPI would read
+    # before any dependency): a request without a valid sign-in is refused 401 unread.
+    form = await request.form(max_files=1, max_fields=10)
+    sent = form.get("file")
+    if not isinstance(sent, UploadFile):
+        raise InputError(
+            [Problem("body:file", None, "缺少文件（file 字段）", "no file sent (the file field)")]
+        )
+    content = await sent.read(settings.max_upload_bytes + 1)
     return await run_in_threadpool(  # hashing, writing and the database: not on the event loop
         attachments.upload,
         svc,
         actor,
         application_id,
-        filename=file.filename or "",
+        filename=sent.filename or "",
         content=content,
         data_dir=settings.data_dir,
         max_bytes=settings.max_upload_bytes,

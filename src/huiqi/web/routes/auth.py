@@ -11,9 +11,10 @@ from pydantic import Field
 
 from huiqi.service import auth
 from huiqi.web.deps import SESSION_COOKIE, Svc, User, on_sign_in_thread
+from huiqi.web.exact import ExactRoute
 from huiqi.web.types import Body, Id
 
-router = APIRouter(tags=["auth 登录"])
+router = APIRouter(tags=["auth 登录"], route_class=ExactRoute)
 
 
 class Credentials(Body):

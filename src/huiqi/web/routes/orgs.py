@@ -11,9 +11,10 @@ from huiqi.fulfilment.roles import Role
 from huiqi.service import auth, orgs, queries
 from huiqi.service.orgs import OrgView
 from huiqi.web.deps import Svc, User
+from huiqi.web.exact import ExactRoute
 from huiqi.web.types import Body, LimitQ, OffsetQ
 
-router = APIRouter(tags=["organisations 单位与用户"])
+router = APIRouter(tags=["organisations 单位与用户"], route_class=ExactRoute)
 
 
 class NewOrg(Body):

@@ -5,16 +5,18 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from pydantic import Field
 
 from huiqi.service import plans, queries
 from huiqi.service.plans import PlanView
 from huiqi.service.queries import PlanSummary
 from huiqi.web.deps import Svc, User
+from huiqi.web.exact import ExactRoute
+from huiqi.web.throttle import limit_objection
 from huiqi.web.types import Body, Fen, Id, LimitQ, OffsetQ, YearQ
 
-router = APIRouter(tags=["plans 分配方案"])
+router = APIRouter(tags=["plans 分配方案"], route_class=ExactRoute)
 
 Rule = Annotated[str, Field(pattern="^(none|pro_rata_flexible|pro_rata_all|quota)$")]
 Ranking = Annotated[str, Field(pattern="^(submitted|amount_desc|amount_asc)$")]
@@ -109,7 +111,10 @@ def notice(plan_id: Id, body: Notice, svc: Svc, actor: User) -> PlanView:
 
 
 @router.post(
-    "/plans/{plan_id}/objections", summary="公示期内提出异议（无需登录） / object", status_code=201
+    "/plans/{plan_id}/objections",
+    summary="公示期内提出异议（无需登录） / object",
+    status_code=201,
+    dependencies=[Depends(limit_objection)],
 )
 def object_to(plan_id: Id, body: NewObjection, svc: Svc) -> dict[str, int]:
     objection = plans.object_to(

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from datetime import date
-from decimal import Decimal
+from functools import partial
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic_core import to_json
 
@@ -16,25 +15,29 @@ from huiqi.engine.context import param_value
 from huiqi.engine.render import explain_clause
 from huiqi.errors import InputError, Problem
 from huiqi.facts import facts_json_schema, parse_facts
+from huiqi.facts.load import json_path
+from huiqi.policy import PolicyPackage
 from huiqi.service.errors import NotFound
-from huiqi.web.deps import Svc
+from huiqi.web.deps import Svc, on_engine_thread
+from huiqi.web.exact import BodyError, ExactRoute, decode_json
+from huiqi.web.throttle import limit_evaluate
 from huiqi.web.types import YearQ, has_nul
 
-router = APIRouter(tags=["public 公开"])
+router = APIRouter(tags=["public 公开"], route_class=ExactRoute)
 
 Lang = Annotated[str, Query(pattern="^(zh|en)$", description="zh 或 en")]
 Year = YearQ
 
 
 async def _json_body(request: Request) -> Any:
-    """The body as JSON with exact decimals (money is never a binary float)."""
+    """The body as JSON with exact decimals (money is never a binary float), whatever
+    content type it came with."""
     raw = await request.body()
     try:
-        data = json.loads(raw or b"null", parse_float=Decimal)
-    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-        raise InputError(
-            [Problem("body", None, f"JSON 格式错误：{exc}", f"invalid JSON: {exc}")]
-        ) from None
+        data = decode_json(raw or b"null")
+    except BodyError as exc:
+        where = json_path(exc.loc)
+        raise InputError([Problem(where, exc.value, exc.zh, exc.en)]) from None
     # In UTF-8 JSON a NUL can only come escaped ("\u0000"; a raw one is refused above), so
     # look inside only when the text holds that escape (or zero bytes: UTF-16 or -32 JSON).
     if (b"\\u0000" in raw or b"\x00" in raw) and has_nul(data):
@@ -60,6 +63,7 @@ class EngineJSON(JSONResponse):
     "/evaluate",
     summary="政策计算器：评估一个主体一个年度 / the public calculator",
     response_class=EngineJSON,
+    dependencies=[Depends(limit_evaluate)],
     responses={
         200: {
             "description": "每个条款的结果及其解释 / every clause's result and its explanation",
@@ -83,13 +87,20 @@ async def evaluate_facts(
     ] = False,
 ) -> EngineJSON:
     """Evaluate facts (schema ``Facts``) against every clause; nothing is stored."""
-    facts = parse_facts(await _json_body(request))
-    result = evaluate(svc.package, facts, year)
-    data = result.as_dict()
+    data = await _json_body(request)
+    # Validating and evaluating are the engine's work, on its threads: never the event loop.
+    return await on_engine_thread(partial(_evaluate, svc.package, data, year, lang, text))
+
+
+def _evaluate(
+    package: PolicyPackage, data: Any, year: int | None, lang: str, text: bool
+) -> EngineJSON:
+    result = evaluate(package, parse_facts(data), year)
+    body = result.as_dict()
     if text:
-        for clause, row in zip(result.clauses, data["clauses"], strict=True):
+        for clause, row in zip(result.clauses, body["clauses"], strict=True):
             row["explanation_text"] = explain_clause(clause, lang)
-    return EngineJSON(data)
+    return EngineJSON(body)
 
 
 @router.get("/clauses", summary="全部条款 / every clause")

@@ -11,9 +11,10 @@ from huiqi.service import queries
 from huiqi.service.actors import require
 from huiqi.service.queries import READERS, LedgerRow
 from huiqi.web.deps import Svc, User
+from huiqi.web.exact import ExactRoute
 from huiqi.web.types import LimitQ, OffsetQ, YearQ
 
-router = APIRouter(tags=["records 台账与审计"])
+router = APIRouter(tags=["records 台账与审计"], route_class=ExactRoute)
 
 
 @router.get("/ledger", summary="奖补台账 / the award ledger")
