@@ -217,6 +217,9 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/applications/{application_id}"): Rule(
         "application of A", READERS | {OWN}, _app("submitted_app"), hides=True
     ),
+    ("GET", "/applications/{application_id}/replay"): Rule(
+        "verified application of A", READERS, _app("verified_app")
+    ),
     ("PATCH", "/applications/{application_id}"): Rule(
         "draft of A",
         frozenset({OWN}),

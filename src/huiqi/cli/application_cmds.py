@@ -19,6 +19,7 @@ from huiqi.fulfilment.decisions import LineDecision
 from huiqi.money import format_yuan
 from huiqi.policy.model import AmountKind
 from huiqi.service import applications
+from huiqi.service import replay as replay_service
 from huiqi.yamlio import read_data
 
 review_app = typer.Typer(help="市商务局审核。 Reviewing applications.", no_args_is_help=True)
@@ -165,6 +166,52 @@ def show(
         print_json(asdict(view))
     else:
         _print_application(view, lang)
+
+
+def replay(
+    application_id: Annotated[int, typer.Argument(help="申报编号 / application id")],
+    as_user: AsOpt,
+    lang: LangOpt = Lang.zh,
+    json_out: Annotated[bool, typer.Option("--json", help="JSON 输出 / JSON output")] = False,
+) -> None:
+    """重放一项已作出的测算决定，核对结果是否逐字节一致。 Replay a stored decision byte for byte.
+
+    用当时读取的全部输入（申报事实、单位信息、已获奖补台账、其他政策奖补）和当时的政策包快照重新测算；
+    不一致时列出差异并以退出码 1 结束。 Re-runs the engine on what it read then, under the package
+    it ran under then; a difference is listed and exits 1.
+
+    示例 / Example:  huiqi replay 1 --as shen
+    """
+    with refuse_bad_input(lang):
+        svc = services()
+        result = replay_service.replay(svc, acting(svc, as_user), application_id)
+    if json_out:
+        print_json(asdict(result))
+    else:
+        console = out()
+        zh = lang is Lang.zh
+        console.print(
+            f"#{result.application_id} {result.org_code} {result.award_year} · "
+            f"{state_label(result.state, lang)} · "
+            + ("政策包 " if zh else "package ")
+            + result.policy_sha256[:12],
+            markup=False,
+        )
+        if result.identical:
+            console.print(
+                ("重放结果与原决定逐字节一致" if zh else "the replay is identical, byte for byte")
+                + f"（sha256 {result.stored_sha256[:16]}）",
+                markup=False,
+            )
+        else:
+            console.print(
+                "重放结果与原决定不一致：" if zh else "the replay differs from the decision:",
+                markup=False,
+            )
+            for line in result.difference:
+                console.print(line, markup=False)
+    if not result.identical:
+        raise typer.Exit(1)
 
 
 @review_app.command("return")

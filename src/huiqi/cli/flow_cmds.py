@@ -17,6 +17,7 @@ def register(app: typer.Typer) -> None:
     app.command("apply")(application_cmds.apply)
     app.command("applications")(application_cmds.list_applications)
     app.command("show")(application_cmds.show)
+    app.command("replay")(application_cmds.replay)
     app.add_typer(application_cmds.review_app, name="review")
     app.add_typer(plan_cmds.plan_app, name="plan")
     app.add_typer(people_cmds.audit_app, name="audit")

@@ -232,6 +232,8 @@ class Application(Base):
     facts: Mapped[dict[str, Any]]  # as declared by the applicant (facts schema v1)
     policy_sha256: Mapped[str | None] = mapped_column(String(64))
     evaluation: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # the engine's full result
+    # What that evaluation read (facts, master data, ledger, other awards), for replay.
+    evaluated_input: Mapped[dict[str, Any] | None] = mapped_column(JSON, deferred=True)
     return_reason: Mapped[str | None] = mapped_column(Text)
     version: Mapped[int] = mapped_column(default=1)
     created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))

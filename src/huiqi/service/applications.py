@@ -38,7 +38,11 @@ from huiqi.service import audit
 from huiqi.service.actors import Actor, require, require_org
 from huiqi.service.duties import line_steps, refuse_as_forbidden
 from huiqi.service.errors import Conflict, Forbidden, Invalid, NotFound, require_reason
-from huiqi.service.records import evaluate_application, listed_dishonest
+from huiqi.service.records import (
+    evaluate_document,
+    facts_document,
+    listed_dishonest,
+)
 from huiqi.service.uow import Services
 
 #: Clauses whose amounts the leading group's office approves as well (interpretations E).
@@ -344,7 +348,7 @@ def _pre_approvals(s: Session, app: Application, org: Organisation) -> list[Prob
 
 def _refresh_lines(s: Session, svc: Services, app: Application, org: Organisation) -> Evaluation:
     """Evaluate as the records stand now and set one line per clause × subject applied for."""
-    _, evaluation = evaluate_application(s, svc.package, app, org)
+    document, _, evaluation = evaluate_document(svc.package, facts_document(s, app, org))
     wanted: dict[tuple[str, str], tuple[str, bool, int | None]] = {}
     for clause_id in app.clauses:
         result = evaluation.clause(clause_id)
@@ -387,6 +391,7 @@ def _refresh_lines(s: Session, svc: Services, app: Application, org: Organisatio
     # clauses applied for with their explanations (the others are not this application's;
     # storing all of them would write ~50 KB per submission for nothing read back).
     app.evaluation = evaluation.as_dict(clauses=app.clauses)
+    app.evaluated_input = document  # so the decision can be replayed (huiqi replay)
     snapshot_policy(s, svc)
     return evaluation
 

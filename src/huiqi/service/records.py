@@ -101,9 +101,18 @@ def evaluate_application(
     session: Session, package: PolicyPackage, app: Application, org: Organisation
 ) -> tuple[Facts, Evaluation]:
     """Run the engine on the application as the records stand now."""
+    _, facts, evaluation = evaluate_document(package, facts_document(session, app, org))
+    return facts, evaluation
+
+
+def evaluate_document(
+    package: PolicyPackage, document: dict[str, Any]
+) -> tuple[dict[str, Any], Facts, Evaluation]:
+    """Run the engine on a whole facts document (what :func:`facts_document` gives, or what an
+    application stored of it); the document is returned too, to be kept for replay."""
     try:
-        facts = parse_facts(facts_document(session, app, org))
-        return facts, evaluate(package, facts, app.award_year)
+        facts = parse_facts(document)
+        return document, facts, evaluate(package, facts, int(document["award_year"]))
     except InputError as exc:
         raise Invalid("申报事实有误", "the declared facts are not valid", exc.problems) from None
 

@@ -13,8 +13,10 @@ from starlette.datastructures import UploadFile
 from huiqi.errors import InputError, Problem
 from huiqi.fulfilment.decisions import LineDecision
 from huiqi.service import applications, attachments
+from huiqi.service import replay as replay_service
 from huiqi.service.applications import ApplicationView
 from huiqi.service.attachments import AttachmentView
+from huiqi.service.replay import Replay
 from huiqi.web.deps import Config, Svc, User
 from huiqi.web.exact import ExactRoute, decimals_as_text
 from huiqi.web.types import Body, Fen, Id, LimitQ, OffsetQ, YearQ
@@ -104,6 +106,17 @@ def create(body: NewApplication, svc: Svc, actor: User) -> ApplicationView:
 @router.get("/applications/{application_id}", summary="查看申报 / one application")
 def get(application_id: Id, svc: Svc, actor: User) -> ApplicationView:
     return applications.get(svc, actor, application_id)
+
+
+@router.get(
+    "/applications/{application_id}/replay",
+    summary="重放测算决定 / replay the decision",
+    description="用当时读取的输入和当时的政策包重新测算，报告结果是否逐字节一致（审计与工作人员）。"
+    " / Re-runs the engine on what it read then, under the package of then, and says whether the"
+    " result is identical byte for byte (staff and auditors).",
+)
+def replay(application_id: Id, svc: Svc, actor: User) -> Replay:
+    return replay_service.replay(svc, actor, application_id)
 
 
 @router.patch("/applications/{application_id}", summary="修改草稿 / change a draft")
