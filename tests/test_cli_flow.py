@@ -66,6 +66,8 @@ def test_a_newcomer_runs_the_whole_flow_from_the_command_line(database: Path) ->
     assert "已提交" in out and "200,000.00元" in out  # 4.1a: 268,500 USD ≥ 20万 → 20万元
     out = ok("review", "verify", "1", "--reason", "材料齐全", "--as", "rui", "--lang", "en")
     assert "verified" in out
+    out = ok("replay", "1", "--as", "rui")
+    assert "重放结果与原决定逐字节一致" in out
     out = ok("plan", "draft", "--year", "2023", "--title", "2023年度分配方案", "--as", "dai")
     assert "草稿" in out and "210,690.00元" in out  # 20万 + 30% × 52,300 − 5,000 (北湖区)
     ok("plan", "notice", "1", "--start", "2024-01-02", "--days", "1", "--as", "dai")
