@@ -20,6 +20,7 @@ runner = CliRunner()
 def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     path = tmp_path / "var" / "huiqi.sqlite3"
     monkeypatch.setenv("HUIQI_DATABASE_URL", f"sqlite:///{path}")
+    monkeypatch.setenv("HUIQI_DATA_DIR", str(path.parent))  # attachments, audit checkpoints
     get_settings.cache_clear()
     yield path
     get_settings.cache_clear()
@@ -121,6 +122,10 @@ def test_the_demo_loads_a_year_in_every_state(database: Path) -> None:
     listing = ok("applications", "--as", "rui")
     for state in ("草稿", "已提交", "已退回", "已重新提交", "审核通过", "不予支持"):
         assert state in listing
-    assert "审计链完整" in ok("audit", "verify")
+    verified = ok("audit", "verify")
+    assert "审计链完整" in verified and "anchored:" in verified  # the demo's approval anchored it
+    assert re.search(r"ledger: \d+ 行 rows", verified)
+    assert (database.parent / "audit-checkpoints.jsonl").exists()
+    assert (database.parent / "audit.key").stat().st_mode & 0o777 == 0o600
     again = runner.invoke(app, ["demo"])
     assert again.exit_code == 2  # not into a database that has data

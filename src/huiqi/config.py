@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -32,6 +32,19 @@ class Settings(BaseSettings):
     #: Address and port of ``huiqi serve``.
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    #: Keyed checkpoints of the audit chain, written outside the database (see
+    #: ``huiqi.service.anchors``). Off only when set to false.
+    audit_anchor: bool = True
+    #: The checkpoints' HMAC key (at least 32 characters). Unset: the key file below.
+    audit_key: SecretStr | None = None
+    #: The key file; default ``<data_dir>/audit.key``, made (mode 600) at the first checkpoint.
+    audit_key_file: Path | None = None
+    #: The append-only JSON-lines file of checkpoints; default
+    #: ``<data_dir>/audit-checkpoints.jsonl``.
+    audit_checkpoints: Path | None = None
+    #: A checkpoint every this many audit entries too (0: only at plan approvals, at server
+    #: start and by ``huiqi audit checkpoint``).
+    audit_checkpoint_every: int = Field(default=100, ge=0)
 
     @field_validator("database_url")
     @classmethod
@@ -39,6 +52,18 @@ class Settings(BaseSettings):
         if not url.startswith(("sqlite://", "postgresql")):
             raise ValueError("HUIQI_DATABASE_URL must be sqlite:///… or postgresql+psycopg://…")
         return url
+
+    @field_validator("audit_key")
+    @classmethod
+    def _strong_key(cls, key: SecretStr | None) -> SecretStr | None:
+        if key is not None and len(set(key.get_secret_value())) < 16:
+            raise ValueError(
+                "HUIQI_AUDIT_KEY must be a random secret (e.g. `openssl rand -hex 32`), "
+                "not a placeholder"
+            )
+        if key is not None and len(key.get_secret_value()) < 32:
+            raise ValueError("HUIQI_AUDIT_KEY must have at least 32 characters")
+        return key
 
     def sqlite_path(self) -> Path | None:
         """The SQLite file, if the database is one."""
