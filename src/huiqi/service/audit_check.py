@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
@@ -10,6 +11,7 @@ from huiqi.fulfilment.audit import AnchorReason, Checkpoint, check_anchors
 from huiqi.service import anchors, audit, audit_ledger
 from huiqi.service.anchors import Anchor, AnchorError
 from huiqi.service.audit_ledger import Coverage
+from huiqi.service.errors import ServiceError
 from huiqi.service.uow import Services
 
 
@@ -91,3 +93,13 @@ def checkpoint(svc: Services, why: AnchorReason = AnchorReason.COMMAND) -> Check
         )
     with svc.reading() as s:
         return anchors.checkpoint(s, svc.anchor, why)
+
+
+def checkpoint_at_start(svc: Services) -> None:
+    """A server's start is a checkpoint too; one that cannot be written is logged, not fatal."""
+    if svc.anchor is None:
+        return
+    try:
+        checkpoint(svc, AnchorReason.START)
+    except (OSError, ServiceError) as exc:
+        logging.getLogger("huiqi.audit").error("audit checkpoint at start not written: %s", exc)
