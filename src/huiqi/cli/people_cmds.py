@@ -182,6 +182,7 @@ def demo(
     示例 / Example:  huiqi demo --reset && huiqi applications --as rui
     """
     from huiqi.db.migrate import reset as reset_database
+    from huiqi.service import audit_check
     from huiqi.service import demo as demo_data
 
     with refuse_bad_input(lang):
@@ -189,6 +190,8 @@ def demo(
         if reset:
             reset_database(settings.database_url)
         svc = services()
+        if reset:  # the checkpoints of the chain just dropped no longer apply
+            audit_check.restart_after_reset(svc)
         ids = demo_data.load(svc, date.today())
     console = out()
     console.print("演示数据已装入 / demo loaded:", markup=False)

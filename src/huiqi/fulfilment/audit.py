@@ -60,6 +60,7 @@ class AnchorReason(StrEnum):
     COMMAND = "command"
     START = "start"
     RESTORE = "restore"
+    RESTORE_FORCED = "restore.forced"
     RESET = "reset"
 
 
@@ -113,13 +114,21 @@ class Checkpoint:
 
 
 def check_anchors(
-    lines: list[str], key: bytes, hashes: Mapping[int, str], head: int
+    lines: list[str],
+    key: bytes,
+    hashes: Mapping[int, str],
+    head: int,
+    *,
+    older_copy: bool = False,
 ) -> tuple[list[str], list[Checkpoint]]:
     """The chain (``hashes``: seq → hash of every entry up to ``head``) against the checkpoint
     file's ``lines``: (problems, the checkpoints that apply). Every line must carry a valid
     HMAC; after the last restart, each checkpoint's entry must still have its hash and the
     chain must reach it. A chain cut short and its head moved back, or an old entry edited
-    and every later hash recomputed, both show here, as neither can forge the HMAC."""
+    and every later hash recomputed, both show here, as neither can forge the HMAC.
+
+    An ``older_copy`` (a backup about to be restored) may end before later checkpoints:
+    those are left out of the answer, not reported."""
     problems: list[str] = []
     current: list[tuple[int, Checkpoint]] = []
     for number, text in enumerate(lines, start=1):
@@ -137,6 +146,8 @@ def check_anchors(
             current = [(number, point)]
         else:
             current.append((number, point))
+    if older_copy:
+        current = [(number, point) for number, point in current if point.seq <= head]
     for number, point in current:
         where = f"checkpoint line {number} ({point.at}, {point.why})"
         if point.seq > head:

@@ -140,14 +140,14 @@ def append(
     return point
 
 
-def _head(session: Session) -> tuple[int, str]:
+def head_of(session: Session) -> tuple[int, str]:
     row = session.execute(select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1)).first()
     return (0, GENESIS) if row is None else (int(row.seq), str(row.hash))
 
 
 def checkpoint(session: Session, anchor: Anchor, why: AnchorReason) -> Checkpoint:
     """A checkpoint of the chain's head as ``session`` sees it (committed entries only)."""
-    seq, digest = _head(session)
+    seq, digest = head_of(session)
     return append(anchor, seq, digest, why)
 
 
@@ -159,7 +159,7 @@ def on_commit(session: Session, why: AnchorReason = AnchorReason.APPROVAL) -> No
     anchor: Anchor | None = session.info.get("anchor")
     if anchor is None:
         return
-    seq, digest = _head(session)
+    seq, digest = head_of(session)
     after(session, anchor, seq, digest, why)
 
 

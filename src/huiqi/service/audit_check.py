@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
-from huiqi.fulfilment.audit import AnchorReason, Checkpoint, check_anchors
+from huiqi.fulfilment.audit import AnchorKind, AnchorReason, Checkpoint, check_anchors
 from huiqi.service import anchors, audit, audit_ledger
 from huiqi.service.anchors import Anchor, AnchorError
 from huiqi.service.audit_ledger import Coverage
@@ -30,11 +30,12 @@ class AuditReport:
         return not self.problems
 
 
-def check(session: Session, anchor: Anchor | None) -> AuditReport:
+def check(session: Session, anchor: Anchor | None, *, older_copy: bool = False) -> AuditReport:
     """Everything ``huiqi audit verify`` checks, on one session's view of the database.
 
     The checkpoint file is read before the head: every checkpoint in it was written after
-    its entry committed, so each is at or before the head read next."""
+    its entry committed, so each is at or before the head read next. An ``older_copy`` (a
+    backup being restored) may end before the latest checkpoints."""
     report = AuditReport()
     lines: list[str] = []
     key: bytes | None = None
@@ -61,9 +62,8 @@ def check(session: Session, anchor: Anchor | None) -> AuditReport:
         )
     elif anchor is not None and key is not None:
         reach = entries[-1].seq if entries else 0
-        found, report.checkpoints = check_anchors(
-            lines, key, {e.seq: e.hash for e in entries}, reach
-        )
+        hashes = {e.seq: e.hash for e in entries}
+        found, report.checkpoints = check_anchors(lines, key, hashes, reach, older_copy=older_copy)
         report.problems += found
     if anchor is not None and not report.anchoring:
         latest = report.checkpoints[-1] if report.checkpoints else None
@@ -103,3 +103,18 @@ def checkpoint_at_start(svc: Services) -> None:
         checkpoint(svc, AnchorReason.START)
     except (OSError, ServiceError) as exc:
         logging.getLogger("huiqi.audit").error("audit checkpoint at start not written: %s", exc)
+
+
+def restart(session: Session, anchor: Anchor | None, why: AnchorReason) -> Checkpoint | None:
+    """Mark in the checkpoint file that the database's chain starts over from its head as
+    ``session`` sees it (a restore, a reset): checkpoints before the mark no longer apply."""
+    if anchor is None:
+        return None
+    seq, digest = anchors.head_of(session)
+    return anchors.append(anchor, seq, digest, why, kind=AnchorKind.RESTART)
+
+
+def restart_after_reset(svc: Services) -> None:
+    """After ``huiqi demo --reset`` emptied the database: a restart line in the file."""
+    with svc.reading() as s:
+        restart(s, svc.anchor, AnchorReason.RESET)
