@@ -17,7 +17,7 @@ from sqlalchemy import select, text
 
 from huiqi.db.tables import AuditEntry
 from huiqi.fulfilment.audit import GENESIS, chain_hash
-from huiqi.service import applications, audit_check, plans
+from huiqi.service import applications, audit_check, plans, recoveries
 from huiqi.service import audit as audit_service
 from huiqi.service.anchors import Anchor
 from huiqi.service.audit_check import AuditReport
@@ -244,3 +244,18 @@ def test_a_checkpoint_is_written_every_n_entries_and_a_missing_key_file_is_repor
     assert report(every).problems == []
     anchor.key_file.unlink()
     assert any("audit key" in p and "missing" in p for p in report(every).problems)
+
+
+def test_a_recovery_is_accounted_for_and_its_row_edited_is_reported(
+    svc: Services, cast: Cast, clock: Clock, tmp_path: Path
+) -> None:
+    svc = anchored(svc, tmp_path)
+    plan_id = approved_and_paid(svc, cast, clock)
+    item = plans.get(svc, cast.shi, plan_id).items[0]
+    recoveries.recover(svc, cast.rui, item.id, 1_000_000, "部分出口额不实")
+    done = report(svc)
+    assert done.problems == [] and done.ledger.rows == 3
+    assert done.ledger.stored_fen == done.ledger.audited_fen == 21_200_000 - 1_000_000
+    with svc.engine.begin() as conn:
+        conn.execute(text("UPDATE ledger_entries SET amount_fen = -1 WHERE kind = 'recovery'"))
+    assert any("edited" in p and "-10,000.00" in p for p in report(svc).problems)
