@@ -56,7 +56,7 @@ class Settings(BaseSettings):
     @field_validator("audit_key")
     @classmethod
     def _strong_key(cls, key: SecretStr | None) -> SecretStr | None:
-        if key is not None and len(set(key.get_secret_value())) < 16:
+        if key is not None and len(set(key.get_secret_value())) < 10:
             raise ValueError(
                 "HUIQI_AUDIT_KEY must be a random secret (e.g. `openssl rand -hex 32`), "
                 "not a placeholder"

@@ -259,3 +259,32 @@ def test_a_recovery_is_accounted_for_and_its_row_edited_is_reported(
     with svc.engine.begin() as conn:
         conn.execute(text("UPDATE ledger_entries SET amount_fen = -1 WHERE kind = 'recovery'"))
     assert any("edited" in p and "-10,000.00" in p for p in report(svc).problems)
+
+
+def test_the_settings_place_the_key_and_checkpoints_beside_the_data_and_refuse_weak_keys(
+    tmp_path: Path,
+) -> None:
+    import secrets
+
+    from pydantic import ValidationError
+
+    from huiqi.config import Settings
+    from huiqi.service.anchors import anchor_from
+
+    default = anchor_from(Settings(data_dir=tmp_path))
+    assert default is not None and default.secret is None
+    assert (default.path, default.key_file) == (
+        tmp_path / "audit-checkpoints.jsonl",
+        tmp_path / "audit.key",
+    )
+    key = secrets.token_hex(32)
+    given = anchor_from(Settings(data_dir=tmp_path, audit_key=key, audit_checkpoint_every=0))
+    assert given is not None and (given.secret, given.key_file, given.every) == (
+        key.encode(),
+        None,
+        0,
+    )
+    assert anchor_from(Settings(audit_anchor=False)) is None
+    for weak in ("changeme" * 4, "short-but-random-7f3a"):
+        with pytest.raises(ValidationError, match="HUIQI_AUDIT_KEY"):
+            Settings(audit_key=weak)

@@ -535,7 +535,7 @@ def test_an_older_backup_restores_past_later_checkpoints_and_rebases_them(
 def test_without_pg_dump_a_backup_refuses_with_the_exact_command(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(backups.shutil, "which", lambda _: None)
+    monkeypatch.setattr("huiqi.service.backups.shutil.which", lambda _: None)
     url = "postgresql+psycopg://huiqi@db.example:5432/huiqi?options=-csearch_path%3Dhuiqi"
     error = refusal(lambda: backups.backup(url, tmp_path, tmp_path / "b.tar.gz"))
     dump = shlex.join(pg_dump_command(url, "huiqi", tmp_path / "b.dump"))
