@@ -285,6 +285,7 @@ def test_the_settings_place_the_key_and_checkpoints_beside_the_data_and_refuse_w
         0,
     )
     assert anchor_from(Settings(audit_anchor=False)) is None
+    assert anchor_from(Settings(database_url="sqlite://")) is None
     for weak in ("changeme" * 4, "short-but-random-7f3a"):
         with pytest.raises(ValidationError, match="HUIQI_AUDIT_KEY"):
             Settings(audit_key=weak)

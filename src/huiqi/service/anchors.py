@@ -104,8 +104,9 @@ class Anchor:
 
 
 def anchor_from(settings: Settings) -> Anchor | None:
-    """The anchor the settings describe, or None when anchoring is off."""
-    if not settings.audit_anchor:
+    """The anchor the settings describe, or None when anchoring is off (or the database is
+    an in-memory one, gone with its process)."""
+    if not settings.audit_anchor or settings.database_url in ("sqlite://", "sqlite:///:memory:"):
         return None
     secret = settings.audit_key.get_secret_value().encode("utf-8") if settings.audit_key else None
     return Anchor(
