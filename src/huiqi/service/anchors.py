@@ -175,14 +175,15 @@ def after(session: Session, anchor: Anchor, seq: int, digest: str, why: AnchorRe
 
 
 def latest(anchor: Anchor | None) -> Checkpoint | None:
-    """The last line of the file, if it is a checkpoint (for the public notice's footer)."""
+    """The last line of the file, if it is a checkpoint (for the public notice's footer).
+    Only the file's end is read: it grows for years, and every notice view asks."""
     if anchor is None:
         return None
     try:
-        lines = anchor.lines()
-    except AnchorError:
+        with anchor.path.open("rb") as f:
+            f.seek(max(0, f.seek(0, os.SEEK_END) - 4096))
+            tail = f.read().decode("utf-8", errors="replace")
+    except OSError:
         return None
-    for text in reversed(lines):
-        if text.strip():
-            return Checkpoint.parse(text)
-    return None
+    lines = [line for line in tail.splitlines() if line.strip()]
+    return Checkpoint.parse(lines[-1]) if lines else None
