@@ -20,6 +20,7 @@ runner = CliRunner()
 def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     path = tmp_path / "var" / "huiqi.sqlite3"
     monkeypatch.setenv("HUIQI_DATABASE_URL", f"sqlite:///{path}")
+    monkeypatch.setenv("HUIQI_DATA_DIR", str(path.parent))  # attachments, audit checkpoints
     get_settings.cache_clear()
     yield path
     get_settings.cache_clear()
@@ -124,6 +125,44 @@ def test_the_demo_loads_a_year_in_every_state(database: Path) -> None:
     listing = ok("applications", "--as", "rui")
     for state in ("草稿", "已提交", "已退回", "已重新提交", "审核通过", "不予支持"):
         assert state in listing
-    assert "审计链完整" in ok("audit", "verify")
+    verified = ok("audit", "verify")
+    assert "审计链完整" in verified and "anchored:" in verified  # the demo's approval anchored it
+    assert re.search(r"ledger: \d+ 行 rows", verified)
+    assert (database.parent / "audit-checkpoints.jsonl").exists()
+    assert (database.parent / "audit.key").stat().st_mode & 0o777 == 0o600
     again = runner.invoke(app, ["demo"])
     assert again.exit_code == 2  # not into a database that has data
+
+
+def test_backup_and_restore_from_the_command_line_check_the_chain_first(
+    database: Path, tmp_path: Path
+) -> None:
+    import gc
+    import sqlite3
+
+    def closed() -> None:
+        """As if each command had run in its own process: a restore needs the database
+        closed by every other one (the commands before leave engines to the collector)."""
+        gc.collect()
+
+    ok("user", "add", "admin", "--role", "admin")
+    ok("user", "add", "rui", "--role", "commerce_reviewer", "--as", "admin")
+    ok("audit", "checkpoint")
+    bundle = tmp_path / "backups" / "huiqi.tar.gz"
+    assert "附件 / attachments 0" in ok("db", "backup", str(bundle))
+    closed()
+    refused = runner.invoke(app, ["db", "restore", str(bundle)])
+    assert refused.exit_code == 2 and "replace=True" in refused.stderr
+    assert "已恢复 / restored" in ok("db", "restore", str(bundle), "--replace")
+    assert "审计链完整" in ok("audit", "verify")
+
+    conn = sqlite3.connect(database)  # edited after the backup was taken: a new backup
+    with conn:
+        conn.execute("UPDATE audit_log SET actor = 'mallory' WHERE seq = 1")
+    conn.close()
+    tampered = tmp_path / "backups" / "tampered.tar.gz"
+    ok("db", "backup", str(tampered))
+    closed()
+    refused = runner.invoke(app, ["db", "restore", str(tampered), "--replace"])
+    assert refused.exit_code == 2 and "--force" in refused.stderr and "#1" in refused.stderr
+    assert "forced past" in ok("db", "restore", str(tampered), "--replace", "--force")

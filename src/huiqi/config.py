@@ -6,7 +6,7 @@ from functools import cache
 from pathlib import Path
 
 from limits import parse_many
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -46,6 +46,19 @@ class Settings(BaseSettings):
     #: Address and port of ``huiqi serve``.
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    #: Keyed checkpoints of the audit chain, written outside the database (see
+    #: ``huiqi.service.anchors``). Off only when set to false.
+    audit_anchor: bool = True
+    #: The checkpoints' HMAC key (at least 32 characters). Unset: the key file below.
+    audit_key: SecretStr | None = None
+    #: The key file; default ``<data_dir>/audit.key``, made (mode 600) at the first checkpoint.
+    audit_key_file: Path | None = None
+    #: The append-only JSON-lines file of checkpoints; default
+    #: ``<data_dir>/audit-checkpoints.jsonl``.
+    audit_checkpoints: Path | None = None
+    #: A checkpoint every this many audit entries too (0: only at plan approvals, at server
+    #: start and by ``huiqi audit checkpoint``).
+    audit_checkpoint_every: int = Field(default=100, ge=0)
 
     @field_validator("database_url")
     @classmethod
@@ -64,6 +77,18 @@ class Settings(BaseSettings):
                 f"not a rate in the limits notation (e.g. 60/minute): {value!r}"
             ) from None
         return value
+
+    @field_validator("audit_key")
+    @classmethod
+    def _strong_key(cls, key: SecretStr | None) -> SecretStr | None:
+        if key is not None and len(set(key.get_secret_value())) < 10:
+            raise ValueError(
+                "HUIQI_AUDIT_KEY must be a random secret (e.g. `openssl rand -hex 32`), "
+                "not a placeholder"
+            )
+        if key is not None and len(key.get_secret_value()) < 32:
+            raise ValueError("HUIQI_AUDIT_KEY must have at least 32 characters")
+        return key
 
     def sqlite_path(self) -> Path | None:
         """The SQLite file, if the database is one."""

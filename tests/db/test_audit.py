@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -130,7 +131,7 @@ def test_a_log_emptied_by_hand_starts_a_new_head(svc: Services, cast: Cast) -> N
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 def test_the_command_line_check_fails_loudly_on_a_broken_chain(
-    svc: Services, cast: Cast, monkeypatch: pytest.MonkeyPatch
+    svc: Services, cast: Cast, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     from typer.testing import CliRunner
 
@@ -139,6 +140,7 @@ def test_the_command_line_check_fails_loudly_on_a_broken_chain(
 
     some_history(svc, cast)
     monkeypatch.setenv("HUIQI_DATABASE_URL", str(svc.engine.url))
+    monkeypatch.setenv("HUIQI_DATA_DIR", str(tmp_path))
     get_settings.cache_clear()
     try:
         assert CliRunner().invoke(app, ["audit", "verify"]).exit_code == 0

@@ -8,10 +8,17 @@ and the restored database takes new work.
 
 from __future__ import annotations
 
+import hashlib
+import io
+import json
+import shlex
 import shutil
 import sqlite3
+import struct
+import tarfile
 import threading
 import uuid
+import zlib
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -19,6 +26,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, create_engine, func, select, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
 
 from huiqi import credit_code
 from huiqi.db.backup import (
@@ -33,8 +41,10 @@ from huiqi.db.backup import (
 from huiqi.db.engine import make_engine
 from huiqi.db.migrate import current, head
 from huiqi.db.tables import AuditEntry, Base, Organisation
-from huiqi.service import applications, orgs, plans
+from huiqi.fulfilment.audit import chain_hash
+from huiqi.service import applications, attachments, audit_check, backups, orgs, plans
 from huiqi.service import audit as audit_service
+from huiqi.service.anchors import Anchor
 from huiqi.service.uow import Services
 
 from .conftest import ORG_A, ORG_B, PG_URL, Cast, Clock
@@ -352,3 +362,237 @@ def test_a_pg_dump_of_the_schema_restores_every_row_into_a_fresh_database(
             conn.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
         admin.dispose()
     assert all_rows(engine) == original
+
+
+# -- whole backups: the database and its attachments, checked before a restore ------------------
+
+
+def png(seed: int) -> bytes:
+    """A real one-pixel PNG, different for each seed."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
+    pixel = zlib.compress(bytes([0, seed % 256, 80, 160]))
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixel) + chunk(b"IEND", b"")
+    )
+
+
+def with_attachments(svc: Services, cast: Cast, data_dir: Path) -> dict[str, bytes]:
+    """Two files uploaded to a draft; returns their stored names and bytes."""
+    facts_b = {
+        **FACTS,
+        "applicant": {**FACTS["applicant"], "credit_code": ORG_B, "kind": "service_enterprise"},
+    }
+    draft = applications.create_draft(
+        svc, cast.charlie, org_code=ORG_B, year=2024, clauses=["7.1"], facts=facts_b
+    )
+    stored = {}
+    for seed in (1, 2):
+        content = png(seed)
+        view = attachments.upload(
+            svc, cast.charlie, draft.id, filename=f"发票{seed}.png", content=content,
+            data_dir=data_dir, max_bytes=1 << 20,
+        )  # fmt: skip
+        stored[f"attachments/{view.sha256[:2]}/{view.sha256}"] = content
+    return stored
+
+
+def anchor_in(folder: Path) -> Anchor:
+    return Anchor(path=folder / "audit-checkpoints.jsonl", secret=b"backup-key-" * 4)
+
+
+def anchored(svc: Services, anchor: Anchor) -> Services:
+    return Services(engine=svc.engine, package=svc.package, clock=svc.clock, anchor=anchor)
+
+
+def rewrite_history(engine: Engine) -> None:
+    """A forger with database access: one old entry changed, every later hash recomputed."""
+    with Session(engine) as s:
+        entries = [
+            audit_service.content_of(e)
+            for e in s.scalars(select(AuditEntry).order_by(AuditEntry.seq))
+        ]
+    previous = "0" * 64
+    with engine.begin() as conn:
+        for content in entries:
+            if content["action"] == "plan.approve":
+                content["actor"] = "mallory"
+            digest = chain_hash(previous, content)
+            conn.execute(
+                text("UPDATE audit_log SET actor = :a, prev_hash = :p, hash = :h WHERE seq = :s"),
+                {"a": content["actor"], "p": previous, "h": digest, "s": content["seq"]},
+            )
+            previous = digest
+        conn.execute(
+            text("UPDATE audit_head SET hash = :h, prev_hash = (SELECT prev_hash FROM audit_log"
+                 " WHERE seq = :s) WHERE id = 1"),
+            {"h": previous, "s": entries[-1]["seq"]},
+        )  # fmt: skip
+
+
+def restart_lines(anchor: Anchor) -> list[dict[str, Any]]:
+    lines = [json.loads(line) for line in anchor.path.read_text().splitlines()]
+    return [line for line in lines if line["kind"] == "restart"]
+
+
+@SQLITE
+def test_a_sqlite_bundle_restores_the_database_and_the_attachments_and_checks_the_chain(
+    svc: Services, cast: Cast, clock: Clock, engine: Engine, tmp_path: Path
+) -> None:
+    live_data, anchor = tmp_path / "live", anchor_in(tmp_path / "anchors")
+    svc = anchored(svc, anchor)
+    populate(svc, cast, clock)
+    files = with_attachments(svc, cast, live_data)
+    original = all_rows(engine)
+
+    bundle = backups.backup(str(engine.url), live_data, tmp_path / "b" / "huiqi.tar.gz")
+    assert (bundle.database, bundle.attachments) == ("sqlite", 2)
+    with tarfile.open(bundle.path) as tar:
+        names = tar.getnames()
+        manifest = json.loads(tar.extractfile("manifest.json").read())  # type: ignore[union-attr]
+    assert names[0] == "manifest.json" and set(names[1:]) == {"database.sqlite3", *files}
+    assert (
+        manifest["files"][next(iter(files))] == hashlib.sha256(files[next(iter(files))]).hexdigest()
+    )
+
+    target, data = tmp_path / "restored" / "huiqi.sqlite3", tmp_path / "restored" / "data"
+    info = backups.restore(f"sqlite:///{target}", data, bundle.path, anchor=anchor)
+    assert (info.attachments, info.problems) == (2, [])
+    for name, content in files.items():
+        assert (data / name).read_bytes() == content
+    again = make_engine(f"sqlite:///{target}")
+    try:
+        assert all_rows(again) == original
+        assert audit_check.verify(anchored(Services(again, svc.package), anchor)).problems == []
+    finally:
+        again.dispose()
+    assert [line["why"] for line in restart_lines(anchor)] == ["restore"]
+
+
+@SQLITE
+def test_a_backup_of_a_rewritten_chain_is_refused_unless_forced(
+    svc: Services, cast: Cast, clock: Clock, engine: Engine, tmp_path: Path
+) -> None:
+    anchor = anchor_in(tmp_path / "anchors")
+    populate(anchored(svc, anchor), cast, clock)  # its approval wrote a checkpoint
+    rewrite_history(engine)
+    bundle = backups.backup(str(engine.url), tmp_path / "live", tmp_path / "huiqi.tar.gz")
+    target = tmp_path / "restored" / "huiqi.sqlite3"
+
+    error = refusal(
+        lambda: backups.restore(f"sqlite:///{target}", tmp_path / "d", bundle.path, anchor=anchor)
+    )
+    assert "--force" in error.en and "rewritten" in error.en and "审计核查" in error.zh
+    assert not target.exists()
+
+    forced = backups.restore(
+        f"sqlite:///{target}", tmp_path / "d", bundle.path, anchor=anchor, force=True
+    )
+    assert forced.problems and target.exists()
+    assert [line["why"] for line in restart_lines(anchor)] == ["restore.forced"]
+
+
+@SQLITE
+def test_a_bundle_altered_after_the_backup_is_refused(
+    svc: Services, cast: Cast, clock: Clock, engine: Engine, tmp_path: Path
+) -> None:
+    populate(svc, cast, clock)
+    with_attachments(svc, cast, tmp_path / "live")
+    bundle = backups.backup(str(engine.url), tmp_path / "live", tmp_path / "huiqi.tar.gz")
+    altered = tmp_path / "altered.tar.gz"
+    with tarfile.open(bundle.path) as src, tarfile.open(altered, "w:gz") as dst:
+        for member in src:
+            data = src.extractfile(member).read()  # type: ignore[union-attr]
+            if member.name.startswith("attachments/"):
+                data = data[:-1] + b"\x00"
+            member.size = len(data)
+            dst.addfile(member, io.BytesIO(data))
+    target = f"sqlite:///{tmp_path / 'r' / 'huiqi.sqlite3'}"
+    error = refusal(lambda: backups.restore(target, tmp_path / "d", altered, anchor=None))
+    assert "SHA-256" in error.en and "被改动" in error.zh
+
+
+@SQLITE
+def test_an_older_backup_restores_past_later_checkpoints_and_rebases_them(
+    svc: Services, cast: Cast, clock: Clock, engine: Engine, tmp_path: Path
+) -> None:
+    anchor = anchor_in(tmp_path / "anchors")
+    svc = anchored(svc, anchor)
+    bundle = backups.backup(str(engine.url), tmp_path / "live", tmp_path / "huiqi.tar.gz")
+    populate(svc, cast, clock)  # later work, and a checkpoint past the backup's end
+    engine.dispose()
+    info = backups.restore(
+        str(engine.url), tmp_path / "live", bundle.path, anchor=anchor, replace=True
+    )
+    assert info.problems == []
+    assert audit_check.verify(svc).problems == []  # the restart line rebased the checkpoints
+
+
+def test_without_pg_dump_a_backup_refuses_with_the_exact_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("huiqi.service.backups.shutil.which", lambda _: None)
+    url = "postgresql+psycopg://huiqi@db.example:5432/huiqi?options=-csearch_path%3Dhuiqi"
+    error = refusal(lambda: backups.backup(url, tmp_path, tmp_path / "b.tar.gz"))
+    dump = shlex.join(pg_dump_command(url, "huiqi", tmp_path / "b.dump"))
+    assert dump in error.en and dump in error.zh and "--schema=huiqi" in dump
+
+
+@POSTGRESQL
+def test_a_pg_bundle_round_trips_and_a_rewritten_one_is_refused_and_taken_out_again(
+    svc: Services, cast: Cast, clock: Clock, engine: Engine, pg_schema: str, tmp_path: Path
+) -> None:
+    anchor = anchor_in(tmp_path / "anchors")
+    svc = anchored(svc, anchor)
+    populate(svc, cast, clock)
+    files = with_attachments(svc, cast, tmp_path / "live")
+    original = all_rows(engine)
+    bundle = backups.backup(PG_URL, tmp_path / "live", tmp_path / "pg.tar.gz", schema=pg_schema)
+    assert (bundle.database, bundle.attachments) == ("postgresql", 2)
+
+    database = f"huiqi_restore_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{database}"'))
+    target = make_url(PG_URL).set(database=database).render_as_string(hide_password=False)
+    restored = make_engine(target, connect_args={"options": f"-csearch_path={pg_schema}"})
+    try:
+        info = backups.restore(
+            target, tmp_path / "data", bundle.path, anchor=anchor, schema=pg_schema
+        )
+        assert (info.problems, info.attachments) == ([], 2)
+        assert all_rows(restored) == original
+        assert (tmp_path / "data" / next(iter(files))).read_bytes() == files[next(iter(files))]
+        error = refusal(
+            lambda: backups.restore(
+                target, tmp_path / "data", bundle.path, anchor=anchor, schema=pg_schema
+            )
+        )
+        assert "empty" in error.en  # never over a database that has data
+
+        rewrite_history(engine)
+        forged = backups.backup(PG_URL, tmp_path / "live", tmp_path / "f.tar.gz", schema=pg_schema)
+        with restored.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{pg_schema}" CASCADE'))
+        error = refusal(
+            lambda: backups.restore(
+                target, tmp_path / "data", forged.path, anchor=anchor, schema=pg_schema
+            )
+        )
+        assert "rewritten" in error.en
+        with restored.connect() as conn:  # the refused restore was taken out again
+            assert (
+                conn.execute(
+                    text("SELECT count(*) FROM pg_namespace WHERE nspname = :s"), {"s": pg_schema}
+                ).scalar()
+                == 0
+            )
+    finally:
+        restored.dispose()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+        admin.dispose()

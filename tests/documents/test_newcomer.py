@@ -40,6 +40,7 @@ def documents_app() -> typer.Typer:
 def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     path = tmp_path / "var" / "huiqi.sqlite3"
     monkeypatch.setenv("HUIQI_DATABASE_URL", f"sqlite:///{path}")
+    monkeypatch.setenv("HUIQI_DATA_DIR", str(path.parent))  # attachments, audit checkpoints
     get_settings.cache_clear()
     yield path
     get_settings.cache_clear()

@@ -44,55 +44,77 @@ def current() -> None:
 
 @app.command()
 def backup(
-    dest: Annotated[Path, typer.Argument(help="备份文件 / backup file")],
+    dest: Annotated[Path, typer.Argument(help="备份文件 / backup file (.tar.gz)")],
+    schema: Annotated[
+        str | None, typer.Option(help="PostgreSQL 模式（默认取自连接串） / PostgreSQL schema")
+    ] = None,
 ) -> None:
-    """在线备份 SQLite 数据库（运行中也可）。 Back up the SQLite database (online).
+    """在线备份数据库与附件（运行中也可）。 Back up the database and the attachments, online.
 
-    示例 / Example:  huiqi db backup backups/huiqi-2026-03-01.sqlite3
+    SQLite: the online backup API; PostgreSQL: pg_dump -Fc (or the exact command to run
+    if pg_dump is missing). One .tar.gz with a manifest of SHA-256s.
+
+    示例 / Example:  huiqi db backup backups/huiqi-2026-03-01.tar.gz
     """
-    from huiqi.db.backup import BackupRefused, backup_sqlite
+    from huiqi.db.backup import BackupRefused
+    from huiqi.service import backups
 
     settings = get_settings()
-    path = settings.sqlite_path()
-    if path is None:
-        fail(
-            [
-                "PostgreSQL 请用 pg_dump（见 huiqi.db.backup 说明）",
-                "for PostgreSQL use pg_dump (see huiqi.db.backup)",
-            ]
-        )
-        return
     try:
-        info = backup_sqlite(path, dest)
+        info = backups.backup(settings.database_url, settings.data_dir, dest, schema=schema)
     except BackupRefused as exc:
         fail([exc.zh, exc.en])
         return
-    out().print(f"{info}", markup=False)
+    out().print(
+        f"{info.path} · {info.database} {info.revision} · 审计 / audit {info.audit_entries}"
+        f" · 附件 / attachments {info.attachments} · {info.size_bytes} bytes",
+        markup=False,
+    )
 
 
 @app.command()
 def restore(
     src: Annotated[Path, typer.Argument(help="备份文件 / backup file")],
     replace: Annotated[bool, typer.Option("--replace", help="覆盖现有数据库 / overwrite")] = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="审计核查不通过也恢复 / restore a backup that fails the check"
+        ),
+    ] = False,
+    schema: Annotated[
+        str | None, typer.Option(help="PostgreSQL 模式（默认取自连接串） / PostgreSQL schema")
+    ] = None,
 ) -> None:
-    """从备份恢复 SQLite 数据库（先停止所有 huiqi 进程）。 Restore the SQLite database.
+    """从备份恢复数据库与附件，先核查审计链（先停止所有 huiqi 进程）。 Restore a backup.
 
-    示例 / Example:  huiqi db restore backups/huiqi-2026-03-01.sqlite3 --replace
+    The copy's audit chain, its checkpoints and its ledger are checked first; a backup that
+    fails is refused unless --force. PostgreSQL: into an empty database or schema.
+
+    示例 / Example:  huiqi db restore backups/huiqi-2026-03-01.tar.gz --replace
     """
-    from huiqi.db.backup import BackupRefused, restore_sqlite
+    from huiqi.db.backup import BackupRefused
+    from huiqi.service import anchors, backups
 
-    path = get_settings().sqlite_path()
-    if path is None:
-        fail(
-            [
-                "PostgreSQL 请用 pg_restore（见 huiqi.db.backup 说明）",
-                "for PostgreSQL use pg_restore (see huiqi.db.backup)",
-            ]
-        )
-        return
+    settings = get_settings()
     try:
-        info = restore_sqlite(src, path, replace=replace)
+        info = backups.restore(
+            settings.database_url,
+            settings.data_dir,
+            src,
+            anchor=anchors.anchor_from(settings),
+            replace=replace,
+            force=force,
+            schema=schema,
+        )
     except BackupRefused as exc:
         fail([exc.zh, exc.en])
         return
-    out().print(f"{info}", markup=False)
+    console = out()
+    console.print(
+        f"已恢复 / restored: {info.database} · 审计 / audit {info.audit_entries}"
+        f" · 附件 / attachments {info.attachments}",
+        markup=False,
+    )
+    for problem in info.problems:
+        console.print(f"  强制恢复，核查发现 / forced past: {problem}", markup=False)

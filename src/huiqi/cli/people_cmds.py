@@ -12,7 +12,7 @@ from huiqi.cli.flow_common import acting, services
 from huiqi.config import get_settings
 from huiqi.errors import InputError, Problem
 from huiqi.fulfilment.roles import Role
-from huiqi.service import audit as audit_service
+from huiqi.money import format_yuan
 from huiqi.service import orgs
 
 org_app = typer.Typer(help="单位。 Organisations.", no_args_is_help=True)
@@ -115,17 +115,60 @@ def user_add(
 
 @audit_app.command("verify")
 def audit_verify(lang: LangOpt = Lang.zh) -> None:
-    """检查审计记录链是否完整（发现被改动或删除的记录）。 Verify the audit chain.
+    """检查审计链、链外检查点与台账（发现被改动或删除的记录）。 Verify the audit chain.
+
+    Checks every link, every keyed checkpoint outside the database (entries cut off the
+    end, old entries rewritten with recomputed hashes), and that every ledger and
+    disbursement row is accounted for by an audit entry.
 
     示例 / Example:  huiqi audit verify
     """
+    from huiqi.service import audit_check
+
     with refuse_bad_input(lang):
-        svc = services()
-        with svc.reading() as s:
-            count, problems = audit_service.verify(s)
-    if problems:
-        fail([f"审计链被破坏 / audit chain broken ({count})", *problems])
-    out().print(f"审计链完整：{count} 条记录 / audit chain intact: {count} entries", markup=False)
+        report = audit_check.verify(services())
+    totals = [
+        f"台账 / ledger: {report.ledger.rows} 行 rows, {format_yuan(report.ledger.stored_fen)}"
+        f"（审计记录 / audited {format_yuan(report.ledger.audited_fen)}）",
+        f"拨付 / disbursed: {report.payments.rows} 笔 rows, "
+        f"{format_yuan(report.payments.stored_fen)}"
+        f"（审计记录 / audited {format_yuan(report.payments.audited_fen)}）",
+    ]
+    if report.problems:
+        fail(
+            [
+                f"审计链被破坏 / audit chain broken ({report.entries})",
+                *report.problems,
+                report.anchoring,
+                *totals,
+            ]
+        )
+    console = out()
+    console.print(
+        f"审计链完整：{report.entries} 条记录 / audit chain intact: {report.entries} entries",
+        markup=False,
+    )
+    for line in [report.anchoring, *totals]:
+        console.print(line, markup=False)
+
+
+@audit_app.command("checkpoint")
+def audit_checkpoint(lang: LangOpt = Lang.zh) -> None:
+    """把审计链当前位置写入链外检查点文件（供定时任务调用）。 Write a keyed checkpoint now.
+
+    Appends the chain head's number and hash, with an HMAC under the audit key, to the
+    checkpoint file (HUIQI_AUDIT_CHECKPOINTS). Run it from cron, e.g. hourly.
+
+    示例 / Example:  huiqi audit checkpoint
+    """
+    from huiqi.service import audit_check
+
+    with refuse_bad_input(lang):
+        point = audit_check.checkpoint(services())
+    out().print(
+        f"检查点已写入 / checkpoint written: #{point.seq} {point.hash[:16]}… {point.at}",
+        markup=False,
+    )
 
 
 def demo(
@@ -139,6 +182,7 @@ def demo(
     示例 / Example:  huiqi demo --reset && huiqi applications --as rui
     """
     from huiqi.db.migrate import reset as reset_database
+    from huiqi.service import audit_check
     from huiqi.service import demo as demo_data
 
     with refuse_bad_input(lang):
@@ -146,6 +190,8 @@ def demo(
         if reset:
             reset_database(settings.database_url)
         svc = services()
+        if reset:  # the checkpoints of the chain just dropped no longer apply
+            audit_check.restart_after_reset(svc)
         ids = demo_data.load(svc, date.today())
     console = out()
     console.print("演示数据已装入 / demo loaded:", markup=False)

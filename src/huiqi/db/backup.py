@@ -1,5 +1,10 @@
 """Backup and restore: the SQLite file, and a PostgreSQL dump/restore round-trip.
 
+The commands are ``huiqi db backup FILE`` and ``huiqi db restore FILE`` (see
+:mod:`huiqi.service.backups`): one bundle with the database, the attachments and a manifest,
+and a restore that checks the audit chain before it keeps the copy. This module holds the
+pieces they use, and the procedure by hand.
+
 SQLite (the default database, ``var/huiqi.sqlite3``)
 ----------------------------------------------------
 A backup is taken with SQLite's online backup API: one consistent snapshot of the
@@ -8,14 +13,11 @@ not stopped and are never half-copied). The copy is a single self-contained file
 
 Back up (while huiqi is running)::
 
-    .venv/bin/python -c "from huiqi.db.backup import backup_sqlite; \\
-        print(backup_sqlite('var/huiqi.sqlite3', 'backups/huiqi-2023-04-01.sqlite3'))"
+    .venv/bin/huiqi db backup backups/huiqi-2023-04-01.tar.gz
 
 Restore (stop every huiqi process first; the restore refuses a database in use)::
 
-    .venv/bin/python -c "from huiqi.db.backup import restore_sqlite; \\
-        print(restore_sqlite('backups/huiqi-2023-04-01.sqlite3', 'var/huiqi.sqlite3', \\
-        replace=True))"
+    .venv/bin/huiqi db restore backups/huiqi-2023-04-01.tar.gz --replace
     .venv/bin/huiqi audit verify          # the restored audit chain is intact
 
 A restore refuses, in Chinese and English, a file that is not a SQLite database, a
@@ -28,7 +30,11 @@ that is interrupted leaves the old database as it was.
 PostgreSQL (``HUIQI_DATABASE_URL=postgresql+psycopg://…``)
 -----------------------------------------------------------
 Use the PostgreSQL client tools (Debian: ``apt-get install postgresql-client``; their
-major version must be at least the server's). :func:`pg_dump_command` and
+major version must be at least the server's). ``huiqi db backup FILE`` runs ``pg_dump
+-Fc`` and bundles the dump with the attachments (without ``pg_dump`` it refuses and prints
+the exact command); ``huiqi db restore FILE`` runs ``pg_restore`` into an empty database
+(or a schema that does not exist yet), checks the audit chain there and drops it again if
+the check fails (unless ``--force``). :func:`pg_dump_command` and
 :func:`pg_restore_command` build the argument lists; :func:`pg_environment` gives the
 password, if the URL has one, as ``PGPASSWORD`` rather than on the command line. By
 hand, for a database ``huiqi`` on the local server::
@@ -36,6 +42,7 @@ hand, for a database ``huiqi`` on the local server::
     # back up, while running: a consistent snapshot in pg_dump's custom format
     pg_dump --format=custom --file=huiqi-2023-04-01.dump \\
         --dbname=postgresql://postgres@127.0.0.1:5432/huiqi
+    tar -czf huiqi-2023-04-01-attachments.tar.gz -C var attachments
     # restore into a new, empty database (all or nothing: one transaction)
     createdb -h 127.0.0.1 -U postgres huiqi_restored
     pg_restore --no-owner --no-privileges --exit-on-error --single-transaction \\

@@ -55,14 +55,42 @@ def head() -> str | None:
 
 
 def reset(url: str) -> None:
-    """Empty a database: drop every huiqi table (and Alembic's), for ``huiqi demo --reset``."""
-    from sqlalchemy import text
-
+    """Empty a database and bring it to the latest migration again, for ``huiqi demo --reset``:
+    drop every huiqi table, type and Alembic's version, then migrate (on PostgreSQL too)."""
     from huiqi.db.engine import make_engine
-    from huiqi.db.tables import Base
 
     engine = make_engine(url)
+    try:
+        drop_everything(engine)
+        upgrade(engine)
+    finally:
+        engine.dispose()
+
+
+def drop_everything(engine: Engine) -> None:
+    """Drop huiqi's tables, Alembic's version and, on PostgreSQL, the enum types the
+    migrations made (in the connection's schema), in one transaction."""
+    from sqlalchemy import text
+
+    from huiqi.db.tables import Base
+
     with engine.begin() as connection:
         Base.metadata.drop_all(connection)
         connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
-    engine.dispose()
+        if engine.dialect.name == "postgresql":
+            for name in sorted(_enum_types()):
+                connection.execute(text(f'DROP TYPE IF EXISTS "{name}" CASCADE'))
+
+
+def _enum_types() -> set[str]:
+    """The PostgreSQL enum types huiqi's tables use (``drop_all`` can leave some behind)."""
+    from sqlalchemy import Enum
+
+    from huiqi.db.tables import Base
+
+    return {
+        column.type.name
+        for table in Base.metadata.tables.values()
+        for column in table.columns
+        if isinstance(column.type, Enum) and column.type.name
+    }

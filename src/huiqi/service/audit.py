@@ -11,7 +11,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from huiqi.db.tables import AuditEntry, AuditHead
-from huiqi.fulfilment.audit import GENESIS, canonical, chain_hash, verify_chain
+from huiqi.fulfilment.audit import GENESIS, AnchorReason, canonical, chain_hash, verify_chain
+from huiqi.service import anchors
 
 #: Appending on PostgreSQL, in one statement: the head row moves one link forward (its row
 #: lock, held to commit, puts concurrent appends in line; waiting for it, PostgreSQL re-reads
@@ -36,7 +37,7 @@ _APPEND_PG = text(
     SELECT seq, :at, :actor, :action, :object_type, :object_id, :before, :after, :reason,
            prev_hash, hash
     FROM link
-    RETURNING seq
+    RETURNING seq, hash
     """
 ).bindparams(
     bindparam("at", type_=DateTime(timezone=True)),
@@ -76,19 +77,23 @@ def record(
     assert all(key < "seq" for key in content), "the audit content's keys must sort before seq"
     if session.get_bind().dialect.name == "postgresql":
         params = {**values, "head": canonical(content)[:-1]}
-        seq = session.scalar(_APPEND_PG, params)
-        if seq is None:  # no head row yet (a log emptied by hand): start it, then append
+        link = session.execute(_APPEND_PG, params).first()
+        if link is None:  # no head row yet (a log emptied by hand): start it, then append
             _start_head(session)
-            seq = session.scalar(_APPEND_PG, params)
-        assert seq is not None
-        return int(seq)
-    # SQLite: writers are serialised already (BEGIN IMMEDIATE); the same link, in Python.
-    head = session.get(AuditHead, 1) or _start_head(session)
-    seq, prev = head.seq + 1, head.hash
-    digest = chain_hash(prev, {**content, "seq": seq})
-    head.seq, head.prev_hash, head.hash = seq, prev, digest
-    session.add(AuditEntry(seq=seq, **values, prev_hash=prev, hash=digest))
-    session.flush()
+            link = session.execute(_APPEND_PG, params).first()
+        assert link is not None
+        seq, digest = int(link.seq), str(link.hash)
+    else:
+        # SQLite: writers are serialised already (BEGIN IMMEDIATE); the same link, in Python.
+        head = session.get(AuditHead, 1) or _start_head(session)
+        seq, prev = head.seq + 1, head.hash
+        digest = chain_hash(prev, {**content, "seq": seq})
+        head.seq, head.prev_hash, head.hash = seq, prev, digest
+        session.add(AuditEntry(seq=seq, **values, prev_hash=prev, hash=digest))
+        session.flush()
+    anchor: anchors.Anchor | None = session.info.get("anchor")
+    if anchor is not None and anchor.every and seq % anchor.every == 0:
+        anchors.after(session, anchor, seq, digest, AnchorReason.EVERY)
     return seq
 
 
@@ -134,13 +139,19 @@ def verify(session: Session) -> tuple[int, list[str]]:
     The head is read first and the log up to it: an entry and the head's move to it commit
     together, so all of those are there to read, while appends go on (later ones are left
     for the next check). Entries past the head can only come from a writer that bypassed it."""
+    entries, problems = load_chain(session)
+    return len(entries), problems
+
+
+def load_chain(session: Session) -> tuple[list[AuditEntry], list[str]]:
+    """The log up to its head, in order, and the chain's problems (see :func:`verify`)."""
     head = session.get(AuditHead, 1)
     query = select(AuditEntry).order_by(AuditEntry.seq)
     if head is not None:
         query = query.where(AuditEntry.seq <= head.seq)
-    entries = session.scalars(query).all()
+    entries = list(session.scalars(query).all())
     rows = [(e.seq, content_of(e), e.prev_hash, e.hash) for e in entries]
-    return len(rows), verify_chain(rows) + _head_problems(head, rows[-1] if rows else None)
+    return entries, verify_chain(rows) + _head_problems(head, rows[-1] if rows else None)
 
 
 def _head_problems(head: AuditHead | None, last: tuple[int, Any, str, str] | None) -> list[str]:

@@ -9,7 +9,7 @@ from huiqi.db import migrate
 from huiqi.db.engine import make_engine
 from huiqi.policies import DEFAULT_POLICY
 from huiqi.policy import load_package
-from huiqi.service import audit
+from huiqi.service import anchors, audit
 from huiqi.service.errors import Conflict
 from huiqi.service.uow import Services
 
@@ -30,6 +30,7 @@ def build_services(settings: Settings, policy: Path | None = None) -> Services:
         engine=engine,
         package=load_package(policy or DEFAULT_POLICY),
         notice_days=settings.notice_days,
+        anchor=anchors.anchor_from(settings),
     )
     with services.transaction() as s:
         audit.catch_up_head(s)

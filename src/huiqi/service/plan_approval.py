@@ -33,7 +33,7 @@ from huiqi.fulfilment.workflow import (
 )
 from huiqi.money import format_yuan
 from huiqi.policy.model import AmountKind
-from huiqi.service import audit
+from huiqi.service import anchors, audit, audit_ledger
 from huiqi.service.actors import Actor, require
 from huiqi.service.duties import check_plan_step
 from huiqi.service.errors import Conflict, Forbidden, Invalid, NotFound
@@ -185,8 +185,10 @@ def approve(svc: Services, actor: Actor, plan_id: int) -> PlanView:
             after={
                 "state": to.value,
                 "ledger": [[i.org_id, i.clause_id, i.subject_id, i.granted_fen] for i in items],
+                **audit_ledger.approval_facts(plan, items),
             },
         )
+        anchors.on_commit(s)  # a keyed checkpoint outside the database, once committed
         return view_plan(s, plan)
 
 

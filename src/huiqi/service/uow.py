@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from huiqi.policy import PolicyPackage
+from huiqi.service.anchors import Anchor
 from huiqi.service.errors import Conflict, Invalid
 
 
@@ -30,12 +31,16 @@ class Services:
     package: PolicyPackage
     clock: Callable[[], datetime] = utc_now
     notice_days: int = 5
+    #: Where the audit chain's keyed checkpoints go (None: anchoring off).
+    anchor: Anchor | None = None
     #: Policy snapshots (by content hash) seen committed in the database: never asked again.
     stored_snapshots: set[str] = field(default_factory=set, init=False, repr=False)
     _sessions: sessionmaker[Session] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self._sessions = sessionmaker(self.engine, expire_on_commit=False, autoflush=True)
+        self._sessions = sessionmaker(
+            self.engine, expire_on_commit=False, autoflush=True, info={"anchor": self.anchor}
+        )
         event.listen(self._sessions, "before_flush", _refuse_writes_when_reading)
 
     @contextmanager

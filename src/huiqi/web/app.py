@@ -14,6 +14,7 @@ from starlette.types import ASGIApp
 
 from huiqi import __version__
 from huiqi.config import Settings, get_settings
+from huiqi.service import audit_check
 from huiqi.service.bootstrap import build_services
 from huiqi.service.uow import Services
 from huiqi.web import problems
@@ -48,6 +49,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         # walk all of it again and again and stall requests by tens of milliseconds.
         gc.collect()
         gc.freeze()
+        await to_thread.run_sync(audit_check.checkpoint_at_start, app.state.services)
         yield
         gc.unfreeze()
 

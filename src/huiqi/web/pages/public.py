@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from huiqi.service import auth, plans
+from huiqi.service import anchors, auth, plans
 from huiqi.service.auth import NotSignedIn, TooManyAttempts
 from huiqi.service.errors import NotFound
 from huiqi.web.deps import SESSION_COOKIE, get_services, on_sign_in_thread
@@ -157,7 +157,10 @@ def notice(plan_id: Id, request: Request) -> HTMLResponse:
     today = svc.clock().date()
     is_open = view.state == "notice" and (view.notice_end is None or today <= view.notice_end)
     titles = {cid: c.title.both for cid, c in svc.package.clauses.items()}
-    return render(request, "notice.html", plan=view, open=is_open, clause_titles=titles)
+    anchor = anchors.latest(svc.anchor)  # the audit chain's latest checkpoint, in the footer
+    return render(
+        request, "notice.html", plan=view, open=is_open, clause_titles=titles, anchor=anchor
+    )
 
 
 @router.post("/notices/{plan_id}/objections", dependencies=[Depends(limit_objection)])
