@@ -51,7 +51,7 @@ def approved_and_paid(svc: Services, cast: Cast, clock: Clock) -> int:
     approved = plans.approve(svc, cast.shi, plan.id)
     for item in approved.items:
         plans.disburse(
-            svc, cast.fang, item.id, amount_fen=item.granted_fen, paid_on=date(2023, 4, 1),
+            svc, cast.cai, item.id, amount_fen=item.granted_fen, paid_on=date(2023, 4, 1),
             reference=f"BH-{item.id}",
         )  # fmt: skip
     return plan.id
