@@ -437,7 +437,15 @@ def _read_sheet(book: Any, title: str, limits: ContentLimits, name: str) -> Tabl
     if size.rows == 0:
         return Table(title, [])
     values = ws.iter_rows(max_row=size.rows, max_col=size.columns, values_only=True)
-    return Table(title, [(number, list(row)) for number, row in enumerate(values, start=1)])
+    try:
+        return Table(title, [(number, list(row)) for number, row in enumerate(values, start=1)])
+    except (IndexError, KeyError, ValueError, TypeError, SyntaxError) as exc:
+        # a shared string that is not in the table, a malformed number or date…
+        raise FileError(
+            f"无法读取该 XLSX 文件（工作表“{title}”）",
+            f"cannot read this XLSX file (sheet {title!r}): {type(exc).__name__}",
+            [Problem(where, None, "内容有误", f"malformed content: {exc}"[:300])],
+        ) from None
 
 
 def _read_csv(data: bytes, limits: ContentLimits, name: str) -> Table:
