@@ -8,6 +8,7 @@ import io
 import struct
 import zipfile
 
+import polars as pl
 import pytest
 from openpyxl import Workbook, load_workbook
 
@@ -15,6 +16,7 @@ from huiqi.config import Settings
 from huiqi.contents import ContentLimits, Unsafe
 from huiqi.contents.archive import check_zip
 from huiqi.contents.cells import csv_field, csv_row, formula_like, put
+from huiqi.simulate.report import as_text
 
 MB = 1024 * 1024
 
@@ -133,3 +135,10 @@ def test_in_xlsx_formula_like_text_is_kept_exactly_as_text_and_numbers_stay_numb
     assert [c.value for c in cells] == [FORMULAS[0], "@x", "普通", -5]
     assert [c.data_type for c in cells] == ["s", "s", "s", "n"]
     assert [c.quotePrefix for c in cells] == [True, True, False, False]
+
+
+def test_simulation_tables_put_the_apostrophe_by_the_same_rule() -> None:
+    frame = pl.DataFrame({"county": [FORMULAS[0], "北湖区", "-12.00"], "cost_fen": [-5, 0, 7]})
+    out = as_text(frame)
+    assert out["county"].to_list() == ["'" + FORMULAS[0], "北湖区", "-12.00"]
+    assert out["cost_fen"].to_list() == [-5, 0, 7]
