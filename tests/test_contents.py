@@ -16,6 +16,7 @@ from huiqi.config import Settings
 from huiqi.contents import ContentLimits, Unsafe
 from huiqi.contents.archive import check_zip
 from huiqi.contents.cells import csv_field, csv_row, formula_like, put
+from huiqi.service.import_formats import FileError, read_table
 from huiqi.simulate.report import as_text
 
 MB = 1024 * 1024
@@ -142,3 +143,33 @@ def test_simulation_tables_put_the_apostrophe_by_the_same_rule() -> None:
     out = as_text(frame)
     assert out["county"].to_list() == ["'" + FORMULAS[0], "北湖区", "-12.00"]
     assert out["cost_fen"].to_list() == [-5, 0, 7]
+
+
+# -- imported workbooks, measured before openpyxl reads them --------------------------------------
+
+
+def workbook(rows: list[list[object]]) -> bytes:
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    for row in rows:
+        sheet.append(row)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def test_a_part_openpyxl_reads_whole_is_bounded_on_its_own() -> None:
+    data = workbook([["统一社会信用代码"], ["91431000MA4T123451"]])
+    assert len(read_table(data).rows) == 2
+    with pytest.raises(FileError) as raised:
+        read_table(data, limits=ContentLimits(import_max_part_bytes=1024), name="a.xlsx")
+    [problem] = raised.value.problems
+    assert "组成部分过大" in problem.zh and "a.xlsx › xl/" in problem.zh
+
+
+def test_one_row_of_many_cells_is_refused_at_the_first_cell_too_far_right() -> None:
+    """openpyxl builds a whole row before handing it over; the count stops at column 201."""
+    with pytest.raises(FileError) as raised:
+        read_table(workbook([list(range(5_000))]), name="a.xlsx")
+    assert "第1行GS列" in raised.value.problems[0].zh  # column 201

@@ -40,6 +40,7 @@ class Settings(BaseSettings):
     pdf_max_objects: int = Field(default=_LIMITS.pdf_max_objects, ge=100)
     #: Official-data imports (``huiqi import``): file bytes, data rows, columns, cells, the
     #: characters of one cell, shared string or CSV field, and the shared-string table's bytes.
+    #: (Body sizes of HTTP requests are the ASGI guard's settings, not these.)
     import_max_bytes: int = Field(default=_LIMITS.import_max_bytes, ge=1024)
     import_max_rows: int = Field(default=_LIMITS.import_max_rows, ge=1)
     import_max_columns: int = Field(default=_LIMITS.import_max_columns, ge=10, le=16_384)
@@ -48,6 +49,8 @@ class Settings(BaseSettings):
     import_max_shared_strings_bytes: int = Field(
         default=_LIMITS.import_max_shared_strings_bytes, ge=1024
     )
+    #: Bytes of any other XML part of an imported workbook (styles, the workbook itself).
+    import_max_part_bytes: int = Field(default=_LIMITS.import_max_part_bytes, ge=1024)
     #: Threads per server process that run the service layer (the database work of a
     #: request); the database pool keeps as many connections. On two cores two are best
     #: (bench/load.py: 2 → 183 submissions/s, 3 → 171, 4 → 161, 8 → 129, 16 → 114): more

@@ -38,6 +38,9 @@ class ContentLimits:
     import_max_text_chars: int = 32_767
     #: Bytes of an imported workbook's shared-string table (read whole into memory).
     import_max_shared_strings_bytes: int = 20 * MB
+    #: Bytes of any other XML part of an imported workbook (styles, the workbook itself…),
+    #: which openpyxl also reads whole; real ones are a few hundred KB.
+    import_max_part_bytes: int = 5 * MB
 
 
 class Unsafe(ValueError):  # noqa: N818

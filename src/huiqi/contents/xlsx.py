@@ -4,7 +4,8 @@ openpyxl keeps the whole shared-string table in memory and, in read-only mode, p
 row to the widest column a sheet claims (its ``<dimension>`` may claim ``XFD1048576``); one
 row's cells are all built before the row is handed over. So before openpyxl: the archive
 is walked (:func:`~huiqi.contents.archive.check_zip`), the shared-string table is bounded in
-bytes and every string in length, and each sheet is streamed with expat (constant memory)
+bytes and every string in length, every other part (styles, workbook…) in bytes, and each
+sheet — every one, found as openpyxl finds them — is streamed with expat (constant memory)
 counting rows, the rightmost column, cells and the length of every value. The sizes found
 are then given to openpyxl (``max_row``/``max_col``), so what it builds is what was counted.
 Document type declarations are refused: a workbook has none, and they are how XML expands.
@@ -12,11 +13,14 @@ Document type declarations are refused: a workbook has none, and they are how XM
 
 from __future__ import annotations
 
+import io
 import zipfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import IO, Any
 from xml.parsers import expat
 
+from openpyxl.reader.excel import ExcelReader
 from openpyxl.utils.cell import (
     column_index_from_string,
     coordinate_from_string,
@@ -34,6 +38,38 @@ class SheetSize:
 
     rows: int
     columns: int
+
+
+def worksheet_parts(data: bytes) -> dict[str, str]:
+    """Each sheet's title and the archive entry openpyxl will read it from, found the way
+    openpyxl finds them (manifest, workbook, relationships) but without opening a sheet:
+    in read-only mode openpyxl reads every sheet's start as it loads the workbook."""
+    reader = ExcelReader(io.BytesIO(data), read_only=True)
+    try:
+        reader.read_manifest()
+        reader.read_workbook()
+        return {sheet.name: rel.target for sheet, rel in reader.parser.find_sheets()}
+    finally:
+        reader.archive.close()
+
+
+def check_parts(
+    archive: zipfile.ZipFile, sheets: Iterable[str], limits: ContentLimits, label: str
+) -> None:
+    """Parts other than sheets and the shared strings (styles, the workbook, relationships…)
+    are read whole by openpyxl: each is bounded on its own."""
+    skip = set(sheets)
+    for info in archive.infolist():
+        lower = info.filename.lower()
+        if info.filename in skip or lower.endswith("sharedstrings.xml"):
+            continue
+        if lower.endswith((".xml", ".rels")) and info.file_size > limits.import_max_part_bytes:
+            most = limits.import_max_part_bytes // MB
+            raise Unsafe(
+                f"工作簿的组成部分过大（最多 {most} MB）",
+                f"a part of the workbook is too large (at most {most} MB)",
+                f"{label} › {info.filename}" if label else info.filename,
+            )
 
 
 def check_shared_strings(archive: zipfile.ZipFile, limits: ContentLimits, label: str) -> None:

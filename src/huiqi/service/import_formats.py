@@ -27,7 +27,13 @@ from openpyxl import load_workbook
 
 from huiqi.contents import ContentLimits, Unsafe
 from huiqi.contents.archive import check_zip
-from huiqi.contents.xlsx import check_shared_strings, measure_sheet
+from huiqi.contents.xlsx import (
+    SheetSize,
+    check_parts,
+    check_shared_strings,
+    measure_sheet,
+    worksheet_parts,
+)
 from huiqi.errors import Problem
 
 #: How far down a sheet the header row is looked for (title rows may come first).
@@ -402,8 +408,21 @@ def read_table(
 
 def _read_xlsx(data: bytes, sheet: str | None, limits: ContentLimits, name: str) -> Table:
     check_zip(data, limits, label=name)
+    try:
+        parts = worksheet_parts(data)
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError, TypeError, SyntaxError) as exc:
+        raise FileError(
+            "无法读取该 XLSX 文件", f"cannot read this XLSX file: {type(exc).__name__}"
+        ) from None
+    sizes: dict[str, SheetSize] = {}
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         check_shared_strings(archive, limits, name)
+        check_parts(archive, parts.values(), limits, name)
+        for title, part in parts.items():
+            if part in archive.namelist():
+                with archive.open(part) as source:
+                    most = limits.import_max_rows + HEADER_SEARCH_ROWS
+                    sizes[title] = measure_sheet(source, limits, most, _where(name, title))
     try:
         book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except (zipfile.BadZipFile, KeyError, OSError, ValueError, TypeError, SyntaxError) as exc:
@@ -417,7 +436,10 @@ def _read_xlsx(data: bytes, sheet: str | None, limits: ContentLimits, name: str)
                 f"no sheet {sheet!r} (sheets: {', '.join(book.sheetnames)})",
             )
         names = [sheet] if sheet is not None else list(book.sheetnames)
-        tables = [_read_sheet(book, title, limits, name) for title in names]
+        tables = [
+            _read_sheet(book[title], sizes.get(title, SheetSize(0, 0)), _where(name, title))
+            for title in names
+        ]
     finally:
         book.close()
     # The first sheet that has a credit-code header is the data; else the first sheet.
@@ -427,25 +449,25 @@ def _read_xlsx(data: bytes, sheet: str | None, limits: ContentLimits, name: str)
     return tables[0] if tables else Table(None, [])
 
 
-def _read_sheet(book: Any, title: str, limits: ContentLimits, name: str) -> Table:
-    """One sheet: measured first (rows, columns, cells, lengths), then read to that size."""
-    ws = book[title]
-    where = f"{name} › {title}" if name else title
-    # openpyxl keeps each read-only sheet's part name here; there is no public accessor.
-    with book._archive.open(ws._worksheet_path) as source:
-        size = measure_sheet(source, limits, limits.import_max_rows + HEADER_SEARCH_ROWS, where)
-    if size.rows == 0:
-        return Table(title, [])
+def _where(name: str, title: str) -> str:
+    return f"{name} › {title}" if name else title
+
+
+def _read_sheet(ws: Any, size: SheetSize, where: str) -> Table:
+    """One sheet, read only as far as it was measured to reach (not as far as it claims)."""
+    if size.rows == 0 or size.columns == 0:
+        return Table(ws.title, [])
     values = ws.iter_rows(max_row=size.rows, max_col=size.columns, values_only=True)
     try:
-        return Table(title, [(number, list(row)) for number, row in enumerate(values, start=1)])
+        rows = [(number, list(row)) for number, row in enumerate(values, start=1)]
     except (IndexError, KeyError, ValueError, TypeError, SyntaxError) as exc:
         # a shared string that is not in the table, a malformed number or date…
         raise FileError(
-            f"无法读取该 XLSX 文件（工作表“{title}”）",
-            f"cannot read this XLSX file (sheet {title!r}): {type(exc).__name__}",
+            f"无法读取该 XLSX 文件（工作表“{ws.title}”）",
+            f"cannot read this XLSX file (sheet {ws.title!r}): {type(exc).__name__}",
             [Problem(where, None, "内容有误", f"malformed content: {exc}"[:300])],
         ) from None
+    return Table(ws.title, rows)
 
 
 def _read_csv(data: bytes, limits: ContentLimits, name: str) -> Table:
