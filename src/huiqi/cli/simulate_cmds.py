@@ -200,7 +200,7 @@ def simulate(
     """
     from huiqi.simulate.charts import cjk_font, draw
     from huiqi.simulate.compare import compare, totals
-    from huiqi.simulate.report import rich_table, with_yuan, write_markdown, write_tables
+    from huiqi.simulate.report import rich_table, write_csv, write_markdown, write_tables
     from huiqi.simulate.run import progress_bar, run
 
     console = out()
@@ -221,9 +221,9 @@ def simulate(
     out_dir.mkdir(parents=True, exist_ok=True)
     base = by_name["baseline"]
     baseline = totals(base, ("clause", "kind"))
-    with_yuan(baseline).write_csv(out_dir / "baseline_by_clause.csv")
-    with_yuan(totals(base, ("county",))).write_csv(out_dir / "baseline_by_county.csv")
-    with_yuan(totals(base, ("award_year", "kind"))).write_csv(out_dir / "baseline_by_year.csv")
+    write_csv(baseline, out_dir / "baseline_by_clause.csv")
+    write_csv(totals(base, ("county",)), out_dir / "baseline_by_county.csv")
+    write_csv(totals(base, ("award_year", "kind")), out_dir / "baseline_by_year.csv")
     if results:
         base.long().write_parquet(out_dir / "baseline_rows.parquet")
         base.items.write_parquet(out_dir / "baseline_items.parquet")

@@ -6,7 +6,9 @@ award year, plan number and state; the columns 序号, 单位名称, 统一社�
 finance and clause with a subtotal after each clause and each paying finance, and the total.
 Sheet 汇总: per paying finance (budget, requested, granted, gap, factor) and per clause, with
 the citation. Sheet 未列入: items pulled back. Amounts are yuan with two decimals, written
-as exact numbers (no formulas, so every reader sees the same figures).
+as exact numbers (no formulas, so every reader sees the same figures); every cell goes
+through :func:`huiqi.contents.cells.put`, so text from users (a title, a name) that looks
+like a formula is written as text.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.properties import PageSetupProperties
 from openpyxl.worksheet.worksheet import Worksheet
 
+from huiqi.contents.cells import put
 from huiqi.documents.data import KIND_LABELS, PlanData, PlanRow, state_label
 from huiqi.documents.reproducible import fixed_zip
 from huiqi.engine import clause_sort_key
@@ -81,7 +84,7 @@ def plan_xlsx(plan: PlanData) -> bytes:
 
 def _banner(sheet: Worksheet, row: int, text: str, *, size: int = 11, bold: bool = False) -> None:
     sheet.merge_cells(start_row=row, start_column=1, end_row=row, end_column=len(HEADERS))
-    cell = sheet.cell(row=row, column=1, value=text)
+    cell = put(sheet, row, 1, text)
     cell.font = Font(bold=bold, size=size)
     cell.alignment = Alignment(horizontal="center" if bold else "left", wrap_text=True)
 
@@ -99,7 +102,7 @@ def _title(sheet: Worksheet, plan: PlanData) -> None:
 
 def _header(sheet: Worksheet, row: int, headers: Iterable[str]) -> None:
     for column, text in enumerate(headers, start=1):
-        cell = sheet.cell(row=row, column=column, value=text)
+        cell = put(sheet, row, column, text)
         cell.font = _BOLD
         cell.fill = _HEAD_FILL
         cell.border = _BOX
@@ -117,7 +120,7 @@ def _write_row(
 ) -> None:
     money = set(money_columns)
     for column, value in enumerate(values, start=1):
-        cell = sheet.cell(row=row, column=column, value=value)
+        cell = put(sheet, row, column, value)
         cell.border = _BOX
         cell.alignment = Alignment(vertical="center", wrap_text=column not in money)
         if column in money:
@@ -320,9 +323,9 @@ def _summary_sheet(sheet: Worksheet, plan: PlanData) -> None:
         ("政策依据", plan.citation.zh()),
         ("Basis", plan.citation.en()),
     ):
-        sheet.cell(row=row, column=1, value=label).font = _BOLD
+        put(sheet, row, 1, label).font = _BOLD
         sheet.merge_cells(start_row=row, start_column=2, end_row=row, end_column=7)
-        cell = sheet.cell(row=row, column=2, value=value)
+        cell = put(sheet, row, 2, value)
         cell.alignment = Alignment(wrap_text=True, vertical="top")
         sheet.row_dimensions[row].height = 32 if len(value) > 60 else 16
         row += 1

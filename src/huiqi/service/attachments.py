@@ -1,5 +1,9 @@
 """Attachments: PDF, JPEG, PNG or XLSX, checked by content, kept by content hash.
 
+The kind is judged by the first bytes; a PDF and an XLSX are then read to the bottom
+(:mod:`huiqi.contents`): scripts, launch actions, embedded programs or HTML, polyglots and
+zip bombs are refused with the reason and where in the file.
+
 Files live outside any served folder, under ``<data_dir>/attachments/ab/abcdef…``;
 they are streamed back only to those allowed to see the application.
 """
@@ -19,6 +23,9 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from huiqi.contents import ContentLimits, Unsafe
+from huiqi.contents.archive import check_zip
+from huiqi.contents.pdf import check_pdf
 from huiqi.db.tables import Application, Attachment
 from huiqi.errors import Problem
 from huiqi.fulfilment.workflow import AppState
@@ -27,12 +34,9 @@ from huiqi.service.actors import Actor, require_org
 from huiqi.service.errors import Conflict, Invalid, NotFound
 from huiqi.service.uow import Services
 
-KINDS = {
-    "application/pdf": ".pdf",
-    "image/png": ".png",
-    "image/jpeg": ".jpg",
-    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": ".xlsx",
-}
+PDF = "application/pdf"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+KINDS = {PDF: ".pdf", "image/png": ".png", "image/jpeg": ".jpg", XLSX: ".xlsx"}
 
 
 @dataclass(frozen=True)
@@ -49,7 +53,7 @@ class AttachmentView:
 def sniff(content: bytes) -> str | None:
     """The content type the bytes really are, among those accepted; None for anything else."""
     if content.startswith(b"%PDF-"):
-        return "application/pdf"
+        return PDF
     if content.startswith(b"\x89PNG\r\n\x1a\n"):
         return "image/png"
     if content.startswith(b"\xff\xd8\xff"):
@@ -61,8 +65,17 @@ def sniff(content: bytes) -> str | None:
         except (zipfile.BadZipFile, ValueError):
             return None
         if "[Content_Types].xml" in names and "xl/workbook.xml" in names:
-            return "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+            return XLSX
     return None
+
+
+def check_content(content: bytes, kind: str, limits: ContentLimits) -> None:
+    """Read a PDF or an XLSX to the bottom; :class:`Unsafe` says what is wrong and where.
+    Images are only stored and streamed back as what they are, never decoded here."""
+    if kind == PDF:
+        check_pdf(content, limits)
+    elif kind == XLSX:
+        check_zip(content, limits)
 
 
 def safe_name(name: str, kind: str | None = None) -> str:
@@ -113,8 +126,9 @@ def upload(
     content: bytes,
     data_dir: Path,
     max_bytes: int,
+    limits: ContentLimits | None = None,
 ) -> AttachmentView:
-    """Attach a file to one's own draft or returned application."""
+    """Attach a file to one's own draft or returned application, once it is found harmless."""
     problems = []
     if len(content) > max_bytes:
         problems.append(
@@ -135,6 +149,11 @@ def upload(
                 "only PDF, JPEG, PNG or XLSX files are accepted (by content)",
             )
         )
+    if kind is not None and not problems:
+        try:
+            check_content(content, kind, limits or ContentLimits())
+        except Unsafe as exc:
+            problems.append(exc.problem("file", safe_name(filename)))
     if problems:
         raise Invalid("附件不能接受", "the attachment cannot be accepted", problems)
     assert kind is not None

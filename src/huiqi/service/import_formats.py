@@ -1,10 +1,12 @@
 """Reading the tables authorities hand over: XLSX or CSV, columns found by their header names.
 
 Nothing here touches the database. :func:`read_table` turns a file's bytes into numbered
-rows of cells; :func:`parse_rows` finds the header row (Chinese or English names, full-width
-brackets and spaces ignored), and parses every cell of every data row exactly — numbers
-as :class:`~decimal.Decimal`, never binary floats — naming the row, the column and the value
-of anything wrong, in Chinese and English.
+rows of cells, within the limits of :class:`~huiqi.contents.ContentLimits` (an XLSX is
+measured part by part before openpyxl reads it, a CSV field is bounded); :func:`parse_rows`
+finds the header row (Chinese or English names, full-width brackets and spaces ignored), and
+parses every cell of every data row exactly — numbers as :class:`~decimal.Decimal`, never
+binary floats — naming the row, the column and the value of anything wrong, in Chinese and
+English.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ import io
 import re
 import unicodedata
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
@@ -22,11 +25,17 @@ from typing import Any
 
 from openpyxl import load_workbook
 
+from huiqi.contents import ContentLimits, Unsafe
+from huiqi.contents.archive import check_zip
+from huiqi.contents.xlsx import (
+    SheetSize,
+    check_parts,
+    check_shared_strings,
+    measure_sheet,
+    worksheet_parts,
+)
 from huiqi.errors import Problem
 
-#: The largest file and the most data rows an import reads.
-MAX_BYTES = 20 * 1024 * 1024
-MAX_ROWS = 100_000
 #: How far down a sheet the header row is looked for (title rows may come first).
 HEADER_SEARCH_ROWS = 20
 #: Customs modes of CBEC statistics: 9610 retail, 9710 B2B direct, 9810 overseas warehouse,
@@ -376,22 +385,47 @@ class Table:
     rows: list[tuple[int, list[Any]]]
 
 
-def read_table(data: bytes, sheet: str | None = None) -> Table:
-    """XLSX (recognised by content) or CSV (UTF-8, with or without BOM, or GB18030)."""
-    if len(data) > MAX_BYTES:
-        raise FileError(
-            f"文件过大（最多 {MAX_BYTES // 1024 // 1024} MB）",
-            f"the file is too large (at most {MAX_BYTES // 1024 // 1024} MB)",
-        )
+def read_table(
+    data: bytes, sheet: str | None = None, *, limits: ContentLimits | None = None, name: str = ""
+) -> Table:
+    """XLSX (recognised by content) or CSV (UTF-8, with or without BOM, or GB18030), read
+    within ``limits``; ``name`` (the file's) is named in a refusal."""
+    limits = limits or ContentLimits()
+    if len(data) > limits.import_max_bytes:
+        most = limits.import_max_bytes // 1024 // 1024
+        raise FileError(f"文件过大（最多 {most} MB）", f"the file is too large (at most {most} MB)")
     if data.startswith(b"PK\x03\x04"):
-        return _read_xlsx(data, sheet)
-    return _read_csv(data)
+        try:
+            return _read_xlsx(data, sheet, limits, name)
+        except Unsafe as exc:
+            raise FileError(
+                f"无法读取该 XLSX 文件：{exc.zh}",
+                f"cannot read this XLSX file: {exc.en}",
+                [exc.problem("file", name or None)],
+            ) from None
+    return _read_csv(data, limits, name)
 
 
-def _read_xlsx(data: bytes, sheet: str | None) -> Table:
+def _read_xlsx(data: bytes, sheet: str | None, limits: ContentLimits, name: str) -> Table:
+    check_zip(data, limits, label=name)
+    try:
+        parts = worksheet_parts(data)
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError, TypeError, SyntaxError) as exc:
+        raise FileError(
+            "无法读取该 XLSX 文件", f"cannot read this XLSX file: {type(exc).__name__}"
+        ) from None
+    sizes: dict[str, SheetSize] = {}
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        check_shared_strings(archive, limits, name)
+        check_parts(archive, parts.values(), limits, name)
+        for title, part in parts.items():
+            if part in archive.namelist():
+                with archive.open(part) as source:
+                    most = limits.import_max_rows + HEADER_SEARCH_ROWS
+                    sizes[title] = measure_sheet(source, limits, most, _where(name, title))
     try:
         book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError, TypeError, SyntaxError) as exc:
         raise FileError(
             "无法读取该 XLSX 文件", f"cannot read this XLSX file: {type(exc).__name__}"
         ) from None
@@ -402,16 +436,10 @@ def _read_xlsx(data: bytes, sheet: str | None) -> Table:
                 f"no sheet {sheet!r} (sheets: {', '.join(book.sheetnames)})",
             )
         names = [sheet] if sheet is not None else list(book.sheetnames)
-        tables = []
-        for name in names:
-            rows: list[tuple[int, list[Any]]] = []
-            for number, values in enumerate(book[name].iter_rows(values_only=True), start=1):
-                if number > MAX_ROWS + HEADER_SEARCH_ROWS:
-                    raise FileError(
-                        f"行数过多（最多 {MAX_ROWS} 行）", f"too many rows (at most {MAX_ROWS})"
-                    )
-                rows.append((number, list(values)))
-            tables.append(Table(name, rows))
+        tables = [
+            _read_sheet(book[title], sizes.get(title, SheetSize(0, 0)), _where(name, title))
+            for title in names
+        ]
     finally:
         book.close()
     # The first sheet that has a credit-code header is the data; else the first sheet.
@@ -421,7 +449,28 @@ def _read_xlsx(data: bytes, sheet: str | None) -> Table:
     return tables[0] if tables else Table(None, [])
 
 
-def _read_csv(data: bytes) -> Table:
+def _where(name: str, title: str) -> str:
+    return f"{name} › {title}" if name else title
+
+
+def _read_sheet(ws: Any, size: SheetSize, where: str) -> Table:
+    """One sheet, read only as far as it was measured to reach (not as far as it claims)."""
+    if size.rows == 0 or size.columns == 0:
+        return Table(ws.title, [])
+    values = ws.iter_rows(max_row=size.rows, max_col=size.columns, values_only=True)
+    try:
+        rows = [(number, list(row)) for number, row in enumerate(values, start=1)]
+    except (IndexError, KeyError, ValueError, TypeError, SyntaxError) as exc:
+        # a shared string that is not in the table, a malformed number or date…
+        raise FileError(
+            f"无法读取该 XLSX 文件（工作表“{ws.title}”）",
+            f"cannot read this XLSX file (sheet {ws.title!r}): {type(exc).__name__}",
+            [Problem(where, None, "内容有误", f"malformed content: {exc}"[:300])],
+        ) from None
+    return Table(ws.title, rows)
+
+
+def _read_csv(data: bytes, limits: ContentLimits, name: str) -> Table:
     text: str | None = None
     for encoding in ("utf-8-sig", "gb18030"):
         try:
@@ -436,14 +485,58 @@ def _read_csv(data: bytes) -> Table:
         )
     first = text.split("\n", 1)[0]
     delimiter = max((",", "\t", ";"), key=first.count)
+    most_rows = limits.import_max_rows + HEADER_SEARCH_ROWS
     rows = []
-    for number, values in enumerate(csv.reader(io.StringIO(text), delimiter=delimiter), start=1):
-        if number > MAX_ROWS + HEADER_SEARCH_ROWS:
-            raise FileError(
-                f"行数过多（最多 {MAX_ROWS} 行）", f"too many rows (at most {MAX_ROWS})"
-            )
-        rows.append((number, list(values)))
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    number = 0
+    try:
+        with _field_limit(limits.import_max_text_chars):
+            for number, values in enumerate(reader, start=1):
+                if number > most_rows:
+                    raise FileError(
+                        f"行数过多（最多 {limits.import_max_rows} 行）",
+                        f"too many rows (at most {limits.import_max_rows})",
+                    )
+                if len(values) > limits.import_max_columns:
+                    raise _csv_refusal(
+                        number,
+                        name,
+                        f"列数过多（最多 {limits.import_max_columns} 列）",
+                        f"too many columns (at most {limits.import_max_columns})",
+                    )
+                rows.append((number, values))
+    except csv.Error as exc:
+        # The row being read when the reader gave up is the one after the last complete row.
+        line = number + 1
+        if "field larger than field limit" in str(exc):
+            most = limits.import_max_text_chars
+            raise _csv_refusal(
+                line,
+                name,
+                f"字段过长（最多 {most} 字）",
+                f"a field is too long (at most {most} characters)",
+            ) from None
+        raise _csv_refusal(line, name, "CSV 格式有误", f"malformed CSV ({exc})") from None
     return Table(None, rows)
+
+
+def _csv_refusal(row: int, name: str, zh: str, en: str) -> FileError:
+    where = f"{name} · 第{row}行 / row {row}" if name else f"第{row}行 / row {row}"
+    return FileError(
+        f"无法读取该 CSV 文件：{zh}（第{row}行）",
+        f"cannot read this CSV file: {en} (row {row})",
+        [Problem(where, None, zh, en)],
+    )
+
+
+@contextmanager
+def _field_limit(chars: int) -> Iterator[None]:
+    """csv's field limit is process-wide: set for this read, then put back."""
+    before = csv.field_size_limit(chars)
+    try:
+        yield
+    finally:
+        csv.field_size_limit(before)
 
 
 # -- header and rows ------------------------------------------------------------------------
@@ -649,8 +742,6 @@ def parse_rows(table: Table, kind: ImportKind, default_year: int | None = None) 
                 RowIssue(number, labels, None, f"须填写：{labels}", f"needs a value in: {labels}")
             )
         rows.append(parsed)
-    if len(rows) > MAX_ROWS:
-        raise FileError(f"行数过多（最多 {MAX_ROWS} 行）", f"too many rows (at most {MAX_ROWS})")
     return Parsed(kind, table.sheet, header, rows, skipped)
 
 

@@ -23,6 +23,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from huiqi import credit_code
+from huiqi.contents import ContentLimits
 from huiqi.db.tables import AuditEntry, OfficialFigure, Organisation, OtherPolicyAward
 from huiqi.engine import check_year
 from huiqi.errors import InputError, Problem
@@ -166,9 +167,16 @@ def _kind(value: ImportKind | str) -> ImportKind:
         ) from None
 
 
-def _parse(data: bytes, kind: ImportKind, year: int | None, sheet: str | None) -> Parsed:
+def _parse(
+    data: bytes,
+    kind: ImportKind,
+    year: int | None,
+    sheet: str | None,
+    limits: ContentLimits | None,
+    name: str,
+) -> Parsed:
     try:
-        parsed = parse_rows(read_table(data, sheet), kind, year)
+        parsed = parse_rows(read_table(data, sheet, limits=limits, name=name), kind, year)
     except FileError as exc:
         raise Invalid(exc.zh, exc.en, exc.problems) from None
     if not parsed.rows:
@@ -189,17 +197,19 @@ def import_file(
     dry_run: bool = False,
     year: int | None = None,
     sheet: str | None = None,
+    limits: ContentLimits | None = None,
 ) -> ImportReport:
-    """Check a file and, unless ``dry_run``, import it whole in one transaction.
+    """Check a file (within ``limits``) and, unless ``dry_run``, import it whole in one
+    transaction.
 
     ``year`` is the award year of files without a 年度 column. A file with any rejected row
     raises :class:`ImportRejected` (its report attached) unless this is a dry run.
     """
     require(actor, Role.COMMERCE_REVIEWER, Role.PLAN_DRAFTER)
     import_kind = _kind(kind)
-    parsed = _parse(data, import_kind, year, sheet)
-    sha = checksum(data)
     name = normal_text(file_name)[:200] or "upload"
+    parsed = _parse(data, import_kind, year, sheet, limits, name)
+    sha = checksum(data)
     if dry_run:
         with svc.reading() as s:
             checked = _check(s, svc.package, parsed)

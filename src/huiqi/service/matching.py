@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from huiqi.contents.cells import csv_row
 from huiqi.db.tables import Application, Organisation
 from huiqi.engine import Evaluation, check_year, evaluate
 from huiqi.errors import InputError, Problem
@@ -348,10 +349,11 @@ def sms_text(report: MatchReport, candidate: Candidate) -> str:
 
 def sms_csv(report: MatchReport) -> bytes:
     """UTF-8 (with BOM, so spreadsheet programs read the Chinese) CSV: name, credit code, phone
-    (not held by the records: left empty), message."""
+    (not held by the records: left empty), message; formula-like text written as text."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(SMS_HEADER)
     for candidate in report.to_notify:
-        writer.writerow([candidate.name, candidate.credit_code, "", sms_text(report, candidate)])
+        row = [candidate.name, candidate.credit_code, "", sms_text(report, candidate)]
+        writer.writerow(csv_row(row))  # a name like "=HYPERLINK(…)" stays text
     return ("\ufeff" + out.getvalue()).encode("utf-8")

@@ -11,6 +11,7 @@ from pathlib import Path
 import polars as pl
 from rich.table import Table
 
+from huiqi.contents.cells import FORMULA_START, PLAIN_NUMBER
 from huiqi.engine.render import msg
 from huiqi.money import format_yuan
 from huiqi.simulate.compare import Comparison
@@ -53,12 +54,29 @@ def with_yuan(df: pl.DataFrame) -> pl.DataFrame:
     return df.with_columns(extra)
 
 
+def as_text(df: pl.DataFrame) -> pl.DataFrame:
+    """Formula-like text (a county or clause named ``=…``) behind an apostrophe, by the rule of
+    :mod:`huiqi.contents.cells`; numbers, and text that is just a number, unchanged."""
+    changed = []
+    for name, dtype in df.schema.items():
+        if dtype == pl.String:
+            col = pl.col(name)
+            risky = col.str.contains(FORMULA_START) & ~col.str.contains(PLAIN_NUMBER)
+            changed.append(pl.when(risky).then(pl.lit("'") + col).otherwise(col).alias(name))
+    return df.with_columns(changed)
+
+
+def write_csv(df: pl.DataFrame, path: Path) -> None:
+    """A table for people: fen with their yuan beside, text kept as text."""
+    as_text(with_yuan(df)).write_csv(path)
+
+
 def write_tables(comparison: Comparison, out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for name in ("by_clause", "by_county", "by_kind", "gains", "crossings", "movers"):
         path = out / f"{name}.csv"
-        with_yuan(getattr(comparison, name)).write_csv(path)
+        write_csv(getattr(comparison, name), path)
         written.append(path)
     return written
 

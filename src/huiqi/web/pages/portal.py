@@ -604,6 +604,7 @@ async def upload(app_id: Id, request: Request, actor: MaybeUser) -> Response:
                 content=content,
                 data_dir=settings.data_dir,
                 max_bytes=settings.max_upload_bytes,
+                limits=settings.content_limits(),
             )
         except (Invalid, Conflict) as exc:
             return _application_page(request, actor, app_id, refusal=exc)

@@ -210,6 +210,7 @@ async def upload(
         content=content,
         data_dir=settings.data_dir,
         max_bytes=settings.max_upload_bytes,
+        limits=settings.content_limits(),
     )
 
 
