@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import fields
+import ipaddress
 from functools import cache
 from pathlib import Path
+from typing import Literal
 
 from limits import parse_many
 from pydantic import Field, SecretStr, field_validator
@@ -74,6 +76,20 @@ class Settings(BaseSettings):
     #: Address and port of ``huiqi serve``.
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    #: The deployment is reached over HTTPS (directly or through a reverse proxy that ends
+    #: TLS): cookies are sent ``Secure`` and browsers are told to keep to HTTPS (HSTS),
+    #: whatever scheme the proxy forwards the request with.
+    https: bool = False
+    #: Addresses (IPs or networks, comma-separated) of the reverse proxies whose
+    #: ``X-Forwarded-For`` and ``X-Forwarded-Proto`` are believed, e.g. ``127.0.0.1`` for an
+    #: nginx on the same machine. Empty: none is, and the client address is the peer's
+    #: (rate limits, sign-in throttling and logs use it).
+    trusted_proxies: str = ""
+    #: ``text`` (one readable line per event) or ``json`` (one JSON object per line, for a
+    #: log collector); either way each line carries the request id.
+    log_format: Literal["text", "json"] = "text"
+    #: Seconds a stopping server (SIGTERM) gives the requests in flight to finish.
+    shutdown_grace_seconds: int = Field(default=30, ge=0, le=600)
     #: Keyed checkpoints of the audit chain, written outside the database (see
     #: ``huiqi.service.anchors``). Off only when set to false.
     audit_anchor: bool = True
@@ -121,6 +137,20 @@ class Settings(BaseSettings):
     def content_limits(self) -> ContentLimits:
         """The limits above, as the content checks take them."""
         return ContentLimits(**{f.name: getattr(self, f.name) for f in fields(ContentLimits)})
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies(cls, value: str) -> str:
+        for entry in (e.strip() for e in value.split(",")):
+            if not entry:
+                continue
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"HUIQI_TRUSTED_PROXIES takes IP addresses or networks, not {entry!r}"
+                ) from None
+        return value
 
     def sqlite_path(self) -> Path | None:
         """The SQLite file, if the database is one."""

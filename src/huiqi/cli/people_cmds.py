@@ -218,6 +218,8 @@ def serve(
     """
     import uvicorn
 
+    from huiqi.web.logs import log_config
+
     settings = get_settings()
     services()  # migrate a new SQLite database before the first request
     uvicorn.run(
@@ -225,6 +227,11 @@ def serve(
         host=host or settings.host,
         port=port or settings.port,
         workers=workers,
-        proxy_headers=True,
-        log_level="info",
+        # The app believes forwarded headers only from HUIQI_TRUSTED_PROXIES (its own
+        # middleware); uvicorn's would trust 127.0.0.1 by default.
+        proxy_headers=False,
+        server_header=False,
+        log_config=log_config(settings.log_format),
+        # On SIGTERM, stop accepting and let the requests in flight finish (up to this long).
+        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
     )

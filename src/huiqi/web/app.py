@@ -11,6 +11,7 @@ from anyio import to_thread
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from huiqi import __version__
 from huiqi.config import Settings, get_settings
@@ -32,7 +33,14 @@ UPLOAD_OVERHEAD = 64 * 1024
 class _FastAPI(FastAPI):
     def build_middleware_stack(self) -> ASGIApp:
         # Around everything, FastAPI's own body limit included (see TooLargeAsProblem).
-        return TooLargeAsProblem(super().build_middleware_stack())
+        stack: ASGIApp = TooLargeAsProblem(super().build_middleware_stack())
+        proxies = [p.strip() for p in self.state.settings.trusted_proxies.split(",") if p.strip()]
+        if proxies:
+            # Outermost: the client's address and scheme as the trusted proxy forwarded them,
+            # for everything inside (rate limits, sign-in throttling, logs, Secure cookies).
+            # A request from any other peer keeps its own address, forwarded headers or not.
+            stack = ProxyHeadersMiddleware(stack, trusted_hosts=proxies)  # type: ignore[arg-type,assignment]
+        return stack
 
 
 def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
@@ -80,7 +88,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         app.include_router(router)
     app.include_router(portal.uploads, max_body_size=upload_cap)
 
-    app.add_middleware(Guard)
+    app.add_middleware(Guard, https=settings.https)
 
     original = app.openapi
 

@@ -29,6 +29,14 @@ def get_services(request: Request) -> Services:
     return services
 
 
+def secure_cookies(request: Request) -> bool:
+    """Cookies are ``Secure`` when the deployment says it is served over HTTPS
+    (``HUIQI_HTTPS``), or when this request came over HTTPS (directly, or as a trusted
+    proxy forwarded it)."""
+    settings: Settings = request.app.state.settings
+    return settings.https or request.url.scheme == "https"
+
+
 def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings

@@ -31,7 +31,7 @@ from huiqi.facts import parse_facts
 from huiqi.facts.model import ApplicantKind
 from huiqi.policy import PolicyPackage
 from huiqi.policy.model import AmountKind
-from huiqi.web.deps import get_services
+from huiqi.web.deps import get_services, secure_cookies
 from huiqi.web.exact import BodyError, decode_json
 from huiqi.web.pages import factsform
 from huiqi.web.pages.common import page_user, render
@@ -346,6 +346,6 @@ def _apply(request: Request, posted: FormData) -> Response:
         httponly=True,
         samesite="lax",
         path="/",
-        secure=request.url.scheme == "https",
+        secure=secure_cookies(request),
     )
     return response

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import hmac
 from functools import partial
+from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
 from huiqi.service import anchors, auth, plans
 from huiqi.service.auth import NotSignedIn, TooManyAttempts
 from huiqi.service.errors import NotFound
-from huiqi.web.deps import SESSION_COOKIE, get_services, on_sign_in_thread
+from huiqi.web.deps import SESSION_COOKIE, get_services, on_sign_in_thread, secure_cookies
 from huiqi.web.pages.common import (
     LANG_COOKIE,
     LOGIN_COOKIE,
@@ -24,6 +25,8 @@ from huiqi.web.pages.common import (
 from huiqi.web.throttle import limit_objection
 from huiqi.web.types import Id
 
+STATIC = Path(__file__).parent.parent / "static"
+
 router = APIRouter(include_in_schema=False)
 
 
@@ -32,6 +35,16 @@ def _safe_next(value: str | None) -> str:
     if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
         return value
     return "/"
+
+
+@router.get("/favicon.ico", include_in_schema=False)
+def favicon() -> FileResponse:
+    """Browsers ask for it on every first visit; answered from the package, cached a day."""
+    return FileResponse(
+        STATIC / "favicon.ico",
+        media_type="image/vnd.microsoft.icon",
+        headers={"Cache-Control": "public, max-age=86400"},
+    )
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -51,7 +64,7 @@ def switch_language(
             max_age=365 * 24 * 3600,
             samesite="lax",
             httponly=True,
-            secure=request.url.scheme == "https",
+            secure=secure_cookies(request),
         )
     return response
 
@@ -65,7 +78,7 @@ def login_form(request: Request, next: str = "/") -> HTMLResponse:
         token,
         httponly=True,
         samesite="strict",
-        secure=request.url.scheme == "https",
+        secure=secure_cookies(request),
         max_age=1800,
     )
     return response
@@ -113,7 +126,7 @@ def _login(request: Request, username: str, password: str, login_token: str, nex
             token,
             httponly=True,
             samesite="strict",
-            secure=request.url.scheme == "https",
+            secure=secure_cookies(request),
             max_age=1800,
         )
         return response
@@ -127,7 +140,7 @@ def _login(request: Request, username: str, password: str, login_token: str, nex
         httponly=True,
         samesite="lax",
         path="/",
-        secure=request.url.scheme == "https",
+        secure=secure_cookies(request),
         max_age=auth.SESSION_HOURS * 3600,
     )
     done.delete_cookie(LOGIN_COOKIE)

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from datetime import date
-from functools import partial
+from functools import cache, partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from pydantic_core import to_json
 
+from huiqi.db import migrate
 from huiqi.engine import clause_sort_key, evaluate
 from huiqi.engine.context import param_value
 from huiqi.engine.render import explain_clause
@@ -47,7 +49,45 @@ async def _json_body(request: Request) -> Any:
 
 @router.get("/health", summary="健康检查 / health")
 async def health(svc: Svc) -> dict[str, str]:
+    """The process is up (it answers without touching the database)."""
     return {"status": "ok", "policy": svc.package.id, "version": svc.package.version}
+
+
+@cache
+def _head() -> str | None:
+    return migrate.head()  # reads the migration scripts: once per process
+
+
+class Readiness(BaseModel):
+    ready: bool
+    database: str  # "ok", or what is wrong
+    migration: str | None  # the database's revision
+    expected: str | None  # the code's latest revision
+
+
+@router.get(
+    "/ready",
+    summary="就绪检查：数据库可达且已迁移 / readiness: the database answers and is migrated",
+    responses={503: {"description": "未就绪 / not ready", "model": Readiness}},
+)
+def ready(svc: Svc) -> JSONResponse:
+    """For a load balancer: 200 when the database answers and is at the code's migration,
+    else 503 saying which (the process may be up while its database is not)."""
+    expected = _head()
+    try:
+        revision = migrate.current(svc.engine)
+    except Exception as exc:
+        state = Readiness(
+            ready=False, database=type(exc).__name__, migration=None, expected=expected
+        )
+        return JSONResponse(state.model_dump(), status_code=503)
+    state = Readiness(
+        ready=revision == expected,
+        database="ok",
+        migration=revision,
+        expected=expected,
+    )
+    return JSONResponse(state.model_dump(), status_code=200 if state.ready else 503)
 
 
 class EngineJSON(JSONResponse):
