@@ -309,7 +309,7 @@ def load(svc: Services, today: date) -> dict[str, int]:
         ids[f"{key}_2024"] = draft.id
     plan = plans.draft(svc, who["dai"], year=2024, title="2024年度跨境电商产业扶持资金分配方案")
     clock.at(date(2025, 3, 3))
-    plans.open_notice(svc, who["dai"], plan.id, start=date(2025, 3, 3), days=5)
+    plans.open_notice(svc, who["dai"], plan.id, days=5)  # published 3 March, runs to the 10th
     clock.at(date(2025, 3, 11))
     plans.close_notice(svc, who["dai"], plan.id)
     plans.review(svc, who["fang"], plan.id, approve=True, reason="资金来源已落实")
@@ -517,7 +517,7 @@ def load(svc: Services, today: date) -> dict[str, int]:
                     applications.office_decide(svc, who["ou"], line.id, approve=True, reason="同意")
     clock.at(today)
     plan = plans.draft(svc, who["dai"], year=2025, title="2025年度跨境电商产业扶持资金分配方案")
-    plans.open_notice(svc, who["dai"], plan.id, start=today, days=5)
+    plans.open_notice(svc, who["dai"], plan.id, days=5)
     plans.object_to(
         svc,
         plan.id,
