@@ -25,8 +25,12 @@ def _print_plan(view: plans.PlanView, lang: Lang) -> None:
         f"{view.rule}",
         markup=False,
     )
-    if view.notice_start:
-        console.print(f"公示 / notice: {view.notice_start} — {view.notice_end}", markup=False)
+    if view.notice_published_at:
+        console.print(
+            f"公示 / notice: 发布于 / published {view.notice_published_beijing}（北京时间 / Beijing"
+            f" time），{view.notice_days} 个工作日 / working days，至 / until {view.notice_end} 24:00",
+            markup=False,
+        )
     table = Table()
     for head in (
         "#",
