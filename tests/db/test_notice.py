@@ -11,10 +11,15 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 import pytest
+from alembic import command
+from sqlalchemy import Engine, inspect
 
+from huiqi.db.migrate import alembic_config, upgrade
+from huiqi.db.tables import AllocationPlan
 from huiqi.fulfilment.calendar import ZONE
 from huiqi.service import plans
 from huiqi.service.errors import Conflict, Invalid
+from huiqi.service.plan_views import aware
 from huiqi.service.uow import Services
 
 from .conftest import Cast, Clock
@@ -164,3 +169,26 @@ def test_a_plan_whose_notice_never_ran_cannot_be_reviewed_or_approved(
     with pytest.raises(Conflict):
         plans.approve(svc, cast.shi, plan.id)
     assert plans.get(svc, cast.dai, plan.id).state == "notice"
+
+
+def test_a_plan_noticed_before_the_upgrade_takes_its_publication_time_from_the_audit_log(
+    svc: Services, cast: Cast, clock: Clock, engine: Engine
+) -> None:
+    plan = simple_plan(svc, cast)
+    plans.open_notice(svc, cast.dai, plan.id)
+    published = clock.now
+    clock.advance(days=1)
+    config = alembic_config()
+    try:
+        with engine.begin() as connection:  # as it was before migration 0006
+            config.attributes["connection"] = connection
+            command.downgrade(config, "0005")
+        with engine.connect() as connection:
+            columns = {c["name"] for c in inspect(connection).get_columns("allocation_plans")}
+        assert "notice_published_at" not in columns
+    finally:
+        upgrade(engine)
+    with svc.reading() as s:
+        stored = s.get(AllocationPlan, plan.id)
+        assert stored is not None and stored.notice_published_at is not None
+        assert aware(stored.notice_published_at) == published
