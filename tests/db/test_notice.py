@@ -8,21 +8,24 @@ starts on Wednesday 1 March 2023 at 09:00 UTC, 17:00 in Beijing.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+import threading
+from collections.abc import Callable, Iterator
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from alembic import command
-from sqlalchemy import Engine, inspect
+from sqlalchemy import Engine, event, inspect, select
 
+from huiqi.db.engine import make_engine
 from huiqi.db.migrate import alembic_config, upgrade
-from huiqi.db.tables import AllocationPlan
+from huiqi.db.tables import AllocationPlan, Objection, ObjectionState
 from huiqi.fulfilment.calendar import ZONE
 from huiqi.service import plans
 from huiqi.service.errors import Conflict, Invalid
 from huiqi.service.plan_views import aware
 from huiqi.service.uow import Services
 
-from .conftest import Cast, Clock
+from .conftest import Cast, Clock, pg_schema_engine
 from .test_plans import bilingual, simple_plan
 
 
@@ -192,3 +195,70 @@ def test_a_plan_noticed_before_the_upgrade_takes_its_publication_time_from_the_a
         stored = s.get(AllocationPlan, plan.id)
         assert stored is not None and stored.notice_published_at is not None
         assert aware(stored.notice_published_at) == published
+
+
+@pytest.fixture
+def other_engine(
+    backend: str, engine: Engine, request: pytest.FixtureRequest
+) -> Iterator[Callable[[], Engine]]:
+    """Makes further engines on the test's database, as other server processes would have."""
+    made: list[Engine] = []
+
+    def make() -> Engine:
+        if backend == "sqlite":
+            made.append(make_engine(engine.url.render_as_string(hide_password=False)))
+        else:
+            made.append(pg_schema_engine(request.getfixturevalue("pg_schema")))
+        return made[-1]
+
+    yield make
+    for other in made:
+        other.dispose()
+
+
+def test_an_objection_in_the_last_second_and_the_closing_at_midnight_cannot_cross(
+    svc: Services, cast: Cast, other_engine: Callable[[], Engine]
+) -> None:
+    """The objection is checked (the notice runs) and written, and before it commits the
+    closing runs. The closing must wait for it and then refuse, never send the plan to review
+    with an objection it could not see. (The objection locks the plan row; on PostgreSQL its
+    foreign key's KEY SHARE lock alone already held the closing back, so this test guards the
+    rule rather than showing a bug of the old code.)"""
+    plan = simple_plan(svc, cast)
+    last = plans.open_notice(svc, cast.dai, plan.id).notice_end
+    assert last is not None
+    in_time, after = beijing(last, 23, 59, 59), beijing(last + timedelta(days=1), 0, 0, 1)
+    objecting = Services(engine=other_engine(), package=svc.package, clock=lambda: in_time)
+    closing = Services(engine=other_engine(), package=svc.package, clock=lambda: after)
+    written, closed = threading.Event(), threading.Event()
+
+    def hold(_: object) -> None:  # the objection's commit waits for the closing (2 s at most)
+        written.set()
+        closed.wait(timeout=2)
+
+    event.listen(objecting.engine, "commit", hold)
+    outcome: list[object] = []
+    objector = threading.Thread(
+        target=lambda: outcome.append(
+            plans.object_to(objecting, plan.id, submitted_by="市民张某", text="最后一秒")
+        )
+    )
+    objector.start()
+    assert written.wait(timeout=10)
+    try:
+        plans.close_notice(closing, cast.dai, plan.id)
+    except Conflict as refused:
+        outcome.append(refused)
+    finally:
+        closed.set()
+        objector.join(timeout=30)
+    state = plans.get(svc, cast.dai, plan.id).state
+    with svc.reading() as s:
+        open_objections = s.scalars(
+            select(Objection.id).where(
+                Objection.plan_id == plan.id, Objection.state == ObjectionState.RECORDED
+            )
+        ).all()
+    assert not (state == "review" and open_objections), (state, open_objections, outcome)
+    assert state == "notice" and len(open_objections) == 1
+    assert sorted(type(o).__name__ for o in outcome) == ["Conflict", "int"]
