@@ -26,7 +26,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, select, text
@@ -47,6 +47,18 @@ from huiqi.service.uow import Services
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 NOW = datetime(2023, 3, 1, 9, 0, tzinfo=UTC)
+
+
+class BenchClock:
+    """The services' clock: fixed at NOW, but for the notices, published a month before."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
 TIER_FEN = {"5": 10_000_000, "250000": 20_000_000, "600000": 50_000_000}
 TRAINING_CAP_FEN = 20_000_000
 
@@ -133,7 +145,10 @@ def plan_for(
     ]
     applications.verify(svc, staff.rui, draft.id, decisions)
     plan = plans.draft(svc, staff.dai, year=year, title=f"{year}年度压测方案")
-    plans.open_notice(svc, staff.dai, plan.id, start=date(2023, 1, 2), days=1)
+    assert isinstance(svc.clock, BenchClock)
+    svc.clock.now = NOW - timedelta(days=30)
+    plans.open_notice(svc, staff.dai, plan.id)  # published a month ago: its period is over
+    svc.clock.now = NOW
     plans.close_notice(svc, staff.dai, plan.id)
     plans.review(svc, staff.fang, plan.id, approve=True)
     plans.review(svc, staff.ou, plan.id, approve=True)
@@ -287,13 +302,14 @@ def main() -> None:
         engines.append(engine)
         upgrade(engine)
         package = load_package(DEFAULT_POLICY)
-        svc = Services(engine=engine, package=package, clock=lambda: NOW)
+        clock = BenchClock(NOW)
+        svc = Services(engine=engine, package=package, clock=clock)
         staff = hire(svc)
         services = []
         for _ in range(args.threads):
             other = schema_engine(args.url, schema)
             engines.append(other)
-            services.append(Services(engine=other, package=package, clock=lambda: NOW))
+            services.append(Services(engine=other, package=package, clock=clock))
         tallies = [
             run_race("one-time", svc, staff, services, args.rounds, 0),
             run_race("yearly-cap", svc, staff, services, args.rounds, 50_000),

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -11,6 +13,8 @@ from typer.testing import CliRunner
 
 from huiqi.cli import app
 from huiqi.config import get_settings
+from huiqi.service import bootstrap
+from huiqi.service.uow import Services
 
 ROOT = Path(__file__).parent.parent
 runner = CliRunner()
@@ -26,13 +30,27 @@ def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     get_settings.cache_clear()
 
 
+class Clock:
+    """The services' clock for a flow that must wait for a public notice to run its course."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
 def ok(*args: str) -> str:
     result = runner.invoke(app, list(args))
     assert result.exit_code == 0, result.stdout + result.stderr
     return result.stdout
 
 
-def test_a_newcomer_runs_the_whole_flow_from_the_command_line(database: Path) -> None:
+def test_a_newcomer_runs_the_whole_flow_from_the_command_line(
+    database: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = Clock(datetime(2024, 1, 2, 2, 0, tzinfo=UTC))  # Tuesday 2 January, 10:00 in Beijing
+    monkeypatch.setattr(bootstrap, "Services", partial(Services, clock=clock))
     ok("user", "add", "admin", "--role", "admin")
     assert database.is_file()  # created on first use, no set-up
     ok(
@@ -71,7 +89,14 @@ def test_a_newcomer_runs_the_whole_flow_from_the_command_line(database: Path) ->
     assert "重放结果与原决定逐字节一致" in out
     out = ok("plan", "draft", "--year", "2023", "--title", "2023年度分配方案", "--as", "dai")
     assert "草稿" in out and "210,690.00元" in out  # 20万 + 30% × 52,300 − 5,000 (北湖区)
-    ok("plan", "notice", "1", "--start", "2024-01-02", "--days", "1", "--as", "dai")
+    result = runner.invoke(app, ["plan", "notice", "1", "--days", "1", "--as", "dai"])
+    assert result.exit_code == 2 and "days" in result.stderr  # shorter than the set period
+    out = ok("plan", "notice", "1", "--as", "dai")
+    assert "published 2024-01-02 10:00" in out  # the moment, in Beijing time
+    assert "until 2024-01-09 24:00" in out  # five working days: 3, 4, 5, 8 and 9 January
+    result = runner.invoke(app, ["plan", "close-notice", "1", "--as", "dai"])
+    assert result.exit_code != 0 and "2024-01-09" in result.stderr  # not yet over
+    clock.now = datetime(2024, 1, 10, 1, 0, tzinfo=UTC)  # 09:00 the next morning
     ok("plan", "close-notice", "1", "--as", "dai")
     ok("plan", "review", "1", "--approve", "--as", "fang")
     ok("plan", "review", "1", "--approve", "--as", "ou")

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import fields
 import ipaddress
+from dataclasses import fields
 from functools import cache
 from pathlib import Path
 from typing import Literal
@@ -25,7 +25,8 @@ class Settings(BaseSettings):
     #: SQLite by default (a file created on first use); PostgreSQL by one setting, e.g.
     #: ``postgresql+psycopg://user@127.0.0.1:5432/huiqi``.
     database_url: str = Field(default="sqlite:///var/huiqi.sqlite3")
-    #: Working days a public notice (公示) runs by default.
+    #: Working days a public notice (公示) runs at least (and by default), counted by the
+    #: official holiday calendar from the day after publication.
     notice_days: int = Field(default=5, ge=1, le=60)
     #: Where attachments are kept (outside any served folder), by content hash.
     data_dir: Path = Field(default=Path("var"))

@@ -12,7 +12,7 @@ import shutil
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -21,6 +21,7 @@ from sqlalchemy import Engine, create_engine, text
 from huiqi.db.engine import make_engine
 from huiqi.db.migrate import upgrade
 from huiqi.db.tables import Base
+from huiqi.fulfilment.calendar import end_of_day
 from huiqi.fulfilment.roles import Role
 from huiqi.policy import PolicyPackage
 from huiqi.service import orgs
@@ -42,6 +43,11 @@ class Clock:
 
     def advance(self, **kwargs: float) -> None:
         self.now += timedelta(**kwargs)
+
+    def past(self, last_day: date | None) -> None:
+        """Move to 09:00 Beijing time on the day after ``last_day`` (a notice's last day)."""
+        assert last_day is not None
+        self.now = end_of_day(last_day).astimezone(UTC) + timedelta(hours=9)
 
 
 def pg_schema_engine(schema: str) -> Engine:

@@ -17,7 +17,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +34,7 @@ from huiqi.service.actors import Actor, load_actor
 from huiqi.service.errors import Conflict
 from huiqi.service.uow import Services
 
-from .conftest import PG_URL, Cast, pg_schema_engine
+from .conftest import PG_URL, Cast, Clock, pg_schema_engine
 from .test_workflow import FACTS, approve_all
 
 THREADS = 8
@@ -94,8 +94,11 @@ def verified(
 def plan_awaiting_approval(svc: Services, cast: Cast, year: int) -> int:
     """Draft a plan of every verified line not yet planned, noticed and reviewed by both."""
     plan = plans.draft(svc, cast.dai, year=year, title=f"{year}年度竞速方案")
-    # A notice long over by the fixture clock's date (2023-03-01): it can close at once.
-    plans.open_notice(svc, cast.dai, plan.id, start=date(2023, 1, 2), days=1)
+    clock = svc.clock
+    assert isinstance(clock, Clock)
+    now, clock.now = clock.now, clock.now - timedelta(days=30)
+    plans.open_notice(svc, cast.dai, plan.id)  # published a month ago: its period is over
+    clock.now = now
     plans.close_notice(svc, cast.dai, plan.id)
     plans.review(svc, cast.fang, plan.id, approve=True)
     plans.review(svc, cast.ou, plan.id, approve=True)

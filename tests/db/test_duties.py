@@ -179,7 +179,7 @@ def test_whoever_reviewed_for_the_office_cannot_redraft_or_renotice_the_returned
     with pytest.raises(Forbidden):
         plans.reallocate(svc, both, plan.id, rule="pro_rata_all")
     with pytest.raises(Forbidden):
-        plans.open_notice(svc, both, plan.id, start=clock().date(), days=5)
+        plans.open_notice(svc, both, plan.id)
     plans.reallocate(svc, cast.dai, plan.id, rule="pro_rata_all")
 
 

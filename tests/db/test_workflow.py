@@ -62,13 +62,13 @@ def test_an_application_goes_from_draft_to_paid(svc: Services, cast: Cast, clock
 
     plan = plans.draft(svc, cast.dai, year=2022, title="2022年度跨境电商扶持资金分配方案")
     assert plan.granted_fen == 21_500_000
-    plan = plans.open_notice(svc, cast.dai, plan.id, start=date(2023, 3, 1), days=5)
-    assert plan.notice_end == date(2023, 3, 7)  # Wed 1 → Tue 7: five working days
+    plan = plans.open_notice(svc, cast.dai, plan.id, days=5)  # Wednesday 1 March, 17:00 in Beijing
+    assert plan.notice_end == date(2023, 3, 8)  # Thu 2, Fri 3, Mon 6, Tue 7, Wed 8
     objection = plans.object_to(svc, plan.id, submitted_by="市民张某", text="请核实出口额")
     with pytest.raises(Conflict):
         plans.close_notice(svc, cast.dai, plan.id)  # the notice has not run its course
     plans.resolve_objection(svc, cast.dai, objection, uphold=False, resolution="经核实无误")
-    clock.advance(days=7)
+    clock.past(plan.notice_end)
     plans.close_notice(svc, cast.dai, plan.id)
     with pytest.raises(Conflict):
         plans.approve(svc, cast.shi, plan.id)  # neither review yet
@@ -114,8 +114,7 @@ def test_the_next_year_tops_up_a_one_time_award_from_the_ledger(
     view = applications.submit(svc, cast.alice, first.id)
     applications.verify(svc, cast.rui, first.id, approve_all(view))
     plan = plans.draft(svc, cast.dai, year=2021, title="2021")
-    plans.open_notice(svc, cast.dai, plan.id, start=date(2023, 3, 1), days=1)
-    clock.advance(days=2)
+    clock.past(plans.open_notice(svc, cast.dai, plan.id).notice_end)
     plans.close_notice(svc, cast.dai, plan.id)
     plans.review(svc, cast.fang, plan.id, approve=True)
     plans.review(svc, cast.ou, plan.id, approve=True)

@@ -14,6 +14,7 @@ from huiqi.documents import write_letters, write_notice, write_report
 from huiqi.documents.data import load_public_plan
 from huiqi.documents.letters import letter_pdf, load_letter
 from huiqi.documents.notice import notice_html, notice_pdf
+from huiqi.fulfilment.calendar import ZONE
 from huiqi.service import plans
 from huiqi.service.errors import Conflict, Forbidden, NotFound
 
@@ -41,12 +42,29 @@ def notice_file(world: World, tmp_path: Path, suffix: str) -> Path:
     )
 
 
+def published(world: World) -> str:
+    """When the demo published its 2025 plan, in Beijing time, as the notice writes it (the
+    demo's clock moves a few minutes with every step, so the minute is read, not assumed)."""
+    at = load_public_plan(world.svc, world.ids["plan_2025"]).notice_published_at
+    assert at is not None
+    local = at.astimezone(ZONE)
+    assert (local.year, local.month, local.day) == (2026, 3, 2)  # Monday 2 March
+    return f"2026年3月2日{local:%H:%M}"
+
+
+#: Published on Monday 2 March, five working days: 3, 4, 5, 6 and 9 March.
+PERIOD = (
+    "（北京时间）。公示期5个工作日（按国家法定节假日和调休安排计算），"
+    "自发布次日起算，至2026年3月9日24时止。"
+)
+
+
 def test_the_notice_pdf_names_every_beneficiary_and_amount(world: World, tmp_path: Path) -> None:
     text = squashed(pdf_text(notice_file(world, tmp_path, ".pdf")))
     for name, clause, amount in PLAN_2025:
         assert name in text and f"第{clause}条" in text and amount in text
     assert "合计（8项）" in text and "1,770,690.00" in text
-    assert "公示期：2026年3月2日至2026年3月6日（5个工作日）" in text
+    assert squashed(f"发布时间：{published(world)}{PERIOD}") in text
     assert "/notices/2" in text and "0735-2881234" in text  # the objection channel
     assert "郴政办发〔2021〕3号" in text and world.svc.package.sha256 in text
 
@@ -58,7 +76,7 @@ def test_the_notice_html_says_the_same_and_escapes_what_it_prints(
     assert page.startswith("<!DOCTYPE html>") and 'lang="zh-CN"' in page
     for name, clause, amount in PLAN_2025:
         assert name in page and f"第{clause}条" in page and amount in page
-    assert "公示期：2026年3月2日至2026年3月6日（5个工作日）。" in page
+    assert f"发布时间：{published(world)}{PERIOD}" in page
     assert "http" not in page.split("<body>")[0]  # nothing fetched from elsewhere
     plan = load_public_plan(world.svc, world.ids["plan_2025"])
     odd = plan.__class__(**{**plan.__dict__, "title": "<script>x</script>"})

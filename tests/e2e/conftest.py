@@ -22,13 +22,16 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
+from sqlalchemy import create_engine, select, update
 
 from huiqi.config import Settings
+from huiqi.db.tables import AllocationPlan
+from huiqi.fulfilment.calendar import local_date, notice_end
 from huiqi.service import demo
 from huiqi.service.bootstrap import build_services
 from huiqi.web.pages.common import LANG_COOKIE
@@ -60,6 +63,32 @@ class Server:
     ids: dict[str, int]
     today: date
     log: Path
+    database: str
+
+    def let_a_month_pass_for_the_notice(self, plan_id: int) -> None:
+        """Stand in for a month of waiting: the plan's notice, published just now through
+        the browser, is moved back 30 days as if it had been published then (its end counted
+        again by the official calendar). The server's clock is the real one and cannot move."""
+        engine = create_engine(self.database)
+        try:
+            with engine.begin() as conn:
+                row = conn.execute(
+                    select(AllocationPlan.notice_published_at, AllocationPlan.notice_days).where(
+                        AllocationPlan.id == plan_id
+                    )
+                ).one()
+                earlier = row.notice_published_at.replace(tzinfo=UTC) - timedelta(days=30)
+                conn.execute(
+                    update(AllocationPlan)
+                    .where(AllocationPlan.id == plan_id)
+                    .values(
+                        notice_published_at=earlier,
+                        notice_start=local_date(earlier),
+                        notice_end=notice_end(earlier, row.notice_days),
+                    )
+                )
+        finally:
+            engine.dispose()
 
 
 def _free_port() -> int:
@@ -128,7 +157,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
                     + log.read_text(errors="replace")[-4000:]
                 )
             time.sleep(0.1)
-        yield Server(url, ids, today, log)
+        yield Server(url, ids, today, log, database)
     finally:
         process.terminate()
         try:

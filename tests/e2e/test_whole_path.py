@@ -15,16 +15,17 @@ Amounts worked out by hand from the clauses (郴政办发〔2021〕3号):
   100,000): 529,310 is left. The rule scales ceiling lines only: 400,000 and 8,500 are paid
   in full, and 4.3 gets the rest, 529,310 − 408,500 = 120,810 of its 250,000.
 
-The public notice period is real time: an objection is possible only while the notice
-runs (to its last day) and a notice closes only after that day. So the new plan's notice is
-opened a month ago (it can close today), and the member of the public objects on the notice
-that runs today (the demo's 2025 plan), where the objection is then dismissed.
+The public notice period is real time: a notice starts when it is published, an objection
+is possible only while the notice runs (to the end of its last day) and a notice closes only
+after that day. So the new plan's notice is published in the browser, its closing refused,
+and then moved a month back in the database (the server's clock is the real one), and the
+member of the public objects on the notice that runs today (the demo's 2025 plan), where the
+objection is then dismissed.
 """
 
 from __future__ import annotations
 
 import re
-from datetime import timedelta
 from pathlib import Path
 
 from playwright.sync_api import Page, expect
@@ -186,13 +187,15 @@ def test_an_application_goes_from_the_calculator_to_payment(
     expect(items).to_have_count(3)
     expect(dai.locator("#items")).to_contain_text("郴州湘南优品跨境电商有限公司")
     expect(dai.locator("#budgets .bar").first).to_be_visible()
-    # Noticed from a month ago for five working days: over by today.
-    start = server.today - timedelta(days=30)
-    dai.fill("#notice-start", start.isoformat())
+    # Published now for five working days: it cannot be closed today.
     dai.fill("#notice-days", "5")
     submit(dai, f"form[action='/console/plans/{plan_id}/notice'] button")
     expect(dai.locator("dl.meta .state")).to_have_text("公示中")
+    expect(dai.locator("#notice")).to_contain_text("发布时间：")
     screenshots.save(dai, "plan")
+    submit(dai, "#close-notice button")
+    expect(dai.locator("main")).to_contain_text("尚未期满")
+    server.let_a_month_pass_for_the_notice(plan_id)
 
     # -- a member of the public objects on the notice running today; it is dismissed ----------
     running = server.ids["plan_2025"]

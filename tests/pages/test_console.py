@@ -585,19 +585,23 @@ def test_a_plan_is_drafted_reallocated_and_noticed_through_forms(site: Site):
     again = dai.post(f"/console/plans/{plan_id}/reallocate", {"rule": "pro_rata_all"})
     assert again.status_code == 303
     assert plan_of(site, plan_id).rule == "pro_rata_all"
-    bad = dai.post(f"/console/plans/{plan_id}/notice", {"start": "2026-13-01", "days": "5"})
-    assert bad.status_code == 422
-    assert field_error(bad.text, "notice-start") == "请填写日期，如 2026-03-02"
-    opened = dai.post(f"/console/plans/{plan_id}/notice", {"start": "2026-03-02", "days": ""})
+    short = dai.post(f"/console/plans/{plan_id}/notice", {"days": "1"})
+    assert short.status_code == 422
+    assert field_error(short.text, "notice-days") == "须为 5–60 个工作日（HUIQI_NOTICE_DAYS = 5）"
+    assert plan_of(site, plan_id).state == "draft"
+    opened = dai.post(f"/console/plans/{plan_id}/notice", {"days": ""})
     assert opened.status_code == 303
     after = plan_of(site, plan_id)
-    assert (after.state, after.notice_start) == ("notice", date(2026, 3, 2))
+    assert (after.state, after.notice_start, after.notice_days) == ("notice", date(2026, 3, 2), 5)
+    assert after.notice_published_at == site.svc.clock()  # published now, not on a chosen day
+    assert after.notice_end == date(2026, 3, 9)  # 3, 4, 5, 6 and 9 March
+    assert "发布时间：2026-03-02 20:00（北京时间）" in dai.get(f"/console/plans/{plan_id}").text
     assert f'href="/notices/{plan_id}"' in dai.get(f"/console/plans/{plan_id}").text
 
 
 def test_the_whole_plan_path_notice_reviews_approval_payments_and_closing(site: Site):
     dai, fang, ou, shi = (site.visitor(n) for n in ("dai", "fang", "ou", "shi"))
-    # The notice runs its five working days from Monday 2 March 2026: not over on the 2nd.
+    # Published on Monday 2 March 2026, the notice runs 3, 4, 5, 6 and 9 March: not over now.
     early = dai.post("/console/plans/2/close-notice")
     assert early.status_code == 409
     assert "尚未期满" in early.text

@@ -39,9 +39,10 @@ from huiqi.web.app import create_app
 
 PG_URL = os.environ.get("HUIQI_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 API = "/api/v1"
-TODAY = date(2026, 3, 2)  # a Monday: the demo's 2025 plan is under notice until Friday 6 March
+TODAY = date(2026, 3, 2)  # a Monday: the demo's 2025 plan is under notice until Monday 9 March
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
-PAST_NOTICE = date(2026, 2, 2)  # a notice opened then (five working days) is over by TODAY
+#: A notice published then (five working days: 3–6 and 9 February) is over by TODAY.
+PAST_NOTICE = datetime(2026, 2, 2, 10, 0, tzinfo=UTC)
 OWN = "alice"  # applicant of organisation A (the exporter)
 OTHER = "charlie"  # applicant of organisation B (the logistics company)
 STAFF_USERS = ("rui", "dai", "fang", "ou", "shi", "shen", "admin")
@@ -211,7 +212,9 @@ def build_world(svc: Services, data_dir: Path) -> World:
         plan = plans.draft(svc, dai, year=year, title=f"{year}年度补充分配方案（{until}）")
         if until == "draft":
             return plan
-        plans.open_notice(svc, dai, plan.id, start=PAST_NOTICE, days=5)
+        now, clock.now = clock.now, PAST_NOTICE
+        plans.open_notice(svc, dai, plan.id, days=5)
+        clock.now = now
         if until == "notice":
             return plan
         plans.close_notice(svc, dai, plan.id)

@@ -293,7 +293,7 @@ RULES: dict[tuple[str, str], Rule] = {
         "draft plan with items of A",
         workflow(PLAN[PlanState.DRAFT, PlanAction.OPEN_NOTICE]),
         _plan("draft_plan"),
-        body=lambda w: {"start": "2026-03-03", "days": 5},
+        body=lambda w: {"days": 5},
         decision=True,
     ),
     ("POST", "/objections/{objection_id}/resolve"): Rule(

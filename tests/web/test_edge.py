@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import logging.config
 import re
 from pathlib import Path
 
@@ -85,7 +86,7 @@ def test_log_lines_name_their_request_as_text_or_json() -> None:
     logging.config.dictConfig(config)  # a valid configuration for uvicorn and huiqi
     assert config["loggers"]["uvicorn.access"]["handlers"] == ["default"]
     with pytest.raises(ValueError):
-        Settings(log_format="xml")  # type: ignore[arg-type]
+        Settings(log_format="xml")
 
 
 def test_forwarded_addresses_are_believed_only_from_a_trusted_proxy(web: Web) -> None:

@@ -25,8 +25,12 @@ def _print_plan(view: plans.PlanView, lang: Lang) -> None:
         f"{view.rule}",
         markup=False,
     )
-    if view.notice_start:
-        console.print(f"公示 / notice: {view.notice_start} — {view.notice_end}", markup=False)
+    if view.notice_published_at:
+        console.print(
+            f"公示 / notice: 发布于 / published {view.notice_published_beijing}（北京时间 / Beijing"
+            f" time），{view.notice_days} 个工作日 / working days，至 / until {view.notice_end} 24:00",
+            markup=False,
+        )
     table = Table()
     for head in (
         "#",
@@ -124,16 +128,24 @@ def plan_reallocate(
 def plan_notice(
     plan_id: PlanId,
     as_user: AsOpt,
-    start: Annotated[str, typer.Option(help="公示开始日期 YYYY-MM-DD / first day")],
-    days: Annotated[int | None, typer.Option(help="工作日数 / working days")] = None,
+    days: Annotated[
+        int | None,
+        typer.Option(help="工作日数，不少于规定天数 / working days, at least the set period"),
+    ] = None,
+    start: Annotated[
+        str | None, typer.Option(help="发布日期，须为今天 YYYY-MM-DD / must be today")
+    ] = None,
     lang: LangOpt = Lang.zh,
 ) -> None:
-    """开始公示。 Open the public notice.
+    """立即发布公示，自次日起按法定工作日计算。 Publish the public notice now; its working days
+    (official holiday calendar) count from the next day.
 
-    示例 / Example:  huiqi plan notice 1 --start 2026-03-02 --days 5 --as dai
+    示例 / Example:  huiqi plan notice 1 --days 5 --as dai
     """
-    with refuse_bad_input(lang):
-        first = date_of(start, "--start")
+    first = None
+    if start is not None:
+        with refuse_bad_input(lang):
+            first = date_of(start, "--start")
     _plan_call(lang, as_user, plans.open_notice, plan_id, start=first, days=days)
 
 

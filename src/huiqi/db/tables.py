@@ -319,6 +319,8 @@ class AllocationPlan(Base):
     notice_days: Mapped[int | None]
     notice_start: Mapped[date | None] = mapped_column(Date)
     notice_end: Mapped[date | None] = mapped_column(Date)
+    #: The moment the notice was published (公示发布时间): its period is counted from then.
+    notice_published_at: Mapped[datetime | None]
     drafted_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime]
     approved_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

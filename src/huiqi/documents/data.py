@@ -29,6 +29,7 @@ from huiqi.fulfilment.workflow import STATE_LABELS, PlanState
 from huiqi.policy import PolicyPackage
 from huiqi.service.actors import STAFF, Actor, require
 from huiqi.service.errors import NotFound
+from huiqi.service.plan_views import aware
 from huiqi.service.uow import Services
 
 #: Staff who may read plans and reports (the administrator makes no decisions, reads none).
@@ -90,6 +91,8 @@ class PlanData:
     notice_start: date | None
     notice_end: date | None
     notice_days: int | None
+    #: When the notice was published (time-zone aware), None before.
+    notice_published_at: datetime | None
     created_at: datetime
     approved_at: datetime | None
     rows: list[PlanRow]
@@ -176,6 +179,9 @@ def _plan_data(s: Session, package: PolicyPackage, plan: AllocationPlan) -> Plan
         notice_start=plan.notice_start,
         notice_end=plan.notice_end,
         notice_days=plan.notice_days,
+        notice_published_at=(
+            None if plan.notice_published_at is None else aware(plan.notice_published_at)
+        ),
         created_at=plan.created_at,
         approved_at=plan.approved_at,
         rows=rows,
@@ -200,7 +206,8 @@ def load_public_plan(svc: Services, plan_id: int) -> PlanData:
         plan = s.get(AllocationPlan, plan_id)
         if (
             plan is None
-            or plan.notice_start is None
+            or plan.notice_published_at is None
+            or aware(plan.notice_published_at) > svc.clock()
             or plan.state in (PlanState.DRAFT, PlanState.RETURNED)
         ):
             raise NotFound(

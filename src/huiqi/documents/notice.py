@@ -16,6 +16,7 @@ from reportlab.platypus import Flowable, Paragraph, Spacer
 
 from huiqi.documents.data import PlanData
 from huiqi.documents.pdf import esc, render, styles, table, wrap_footer
+from huiqi.fulfilment.calendar import ZONE
 from huiqi.money import format_yuan
 
 
@@ -43,15 +44,20 @@ def notice_text(plan: PlanData, *, base_url: str = "", contact: str | None = Non
     count, total = len(plan.included), plan.granted_fen
     citation = plan.citation
     url = f"{base_url.rstrip('/')}/notices/{plan.id}"
-    if plan.notice_start and plan.notice_end:
-        days = f"（{plan.notice_days}个工作日）" if plan.notice_days else ""
-        days_en = f" ({plan.notice_days} working days)" if plan.notice_days else ""
-        period_zh = f"公示期：{zh_date(plan.notice_start)}至{zh_date(plan.notice_end)}{days}。"
-        period_en = (
-            f"Notice period: {plan.notice_start.isoformat()} to "
-            f"{plan.notice_end.isoformat()}{days_en}."
+    if plan.notice_published_at and plan.notice_end:
+        published = plan.notice_published_at.astimezone(ZONE)
+        at_zh = f"{zh_date(published.date())}{published:%H:%M}"
+        period_zh = (
+            f"发布时间：{at_zh}（北京时间）。公示期{plan.notice_days}个工作日"
+            "（按国家法定节假日和调休安排计算），自发布次日起算，"
+            f"至{zh_date(plan.notice_end)}24时止。"
         )
-        signed = plan.notice_start
+        period_en = (
+            f"Published {published:%Y-%m-%d %H:%M} (Beijing time). The notice runs "
+            f"{plan.notice_days} working days (by the official holiday and make-up-day "
+            f"schedule) from the next day, until the end of {plan.notice_end.isoformat()}."
+        )
+        signed = published.date()
     else:
         period_zh, period_en = "公示期：尚未确定。", "Notice period: not yet set."
         signed = plan.created_at.date()

@@ -28,6 +28,7 @@ from huiqi.contents.cells import put
 from huiqi.documents.data import KIND_LABELS, PlanData, PlanRow, state_label
 from huiqi.documents.reproducible import fixed_zip
 from huiqi.engine import clause_sort_key
+from huiqi.fulfilment.calendar import ZONE
 from huiqi.money import fen_to_yuan
 
 HEADERS = (
@@ -313,8 +314,9 @@ def _summary_sheet(sheet: Worksheet, plan: PlanData) -> None:
     )
     row += 2
     notice = (
-        f"{plan.notice_start.isoformat()} 至 {plan.notice_end.isoformat()}"
-        if plan.notice_start and plan.notice_end
+        f"{plan.notice_published_at.astimezone(ZONE):%Y-%m-%d %H:%M}（北京时间）发布，"
+        f"{plan.notice_days} 个工作日，至 {plan.notice_end.isoformat()} 24 时止"
+        if plan.notice_published_at and plan.notice_end
         else "尚未公示"
     )
     for label, value in (

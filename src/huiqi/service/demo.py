@@ -9,13 +9,14 @@ demo's audit trail is as real as any.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import select
 
 from huiqi.credit_code import complete
 from huiqi.db.tables import User
+from huiqi.fulfilment.calendar import ZONE
 from huiqi.fulfilment.decisions import LineDecision
 from huiqi.fulfilment.roles import Role
 from huiqi.service import applications, auth, orgs, plans, registry
@@ -132,6 +133,11 @@ class DemoClock:
 
     def at(self, day: date) -> None:
         self.now = datetime(day.year, day.month, day.day, 9, 0, tzinfo=UTC)
+
+    def first_thing(self, day: date) -> None:
+        """Half past midnight on ``day`` in Beijing: for today, a moment already past (a
+        notice must not be published in the future), whatever the hour and zone it is loaded."""
+        self.now = datetime.combine(day, time(0, 30), tzinfo=ZONE).astimezone(UTC)
 
 
 def _facts(org: DemoOrg, extra: dict[str, Any]) -> dict[str, Any]:
@@ -310,7 +316,7 @@ def load(svc: Services, today: date) -> dict[str, int]:
         ids[f"{key}_2024"] = draft.id
     plan = plans.draft(svc, who["dai"], year=2024, title="2024年度跨境电商产业扶持资金分配方案")
     clock.at(date(2025, 3, 3))
-    plans.open_notice(svc, who["dai"], plan.id, start=date(2025, 3, 3), days=5)
+    plans.open_notice(svc, who["dai"], plan.id, days=5)  # published 3 March, runs to the 10th
     clock.at(date(2025, 3, 11))
     plans.close_notice(svc, who["dai"], plan.id)
     plans.review(svc, who["fang"], plan.id, approve=True, reason="资金来源已落实")
@@ -516,9 +522,9 @@ def load(svc: Services, today: date) -> dict[str, int]:
             for line in verified.lines:
                 if line.office_state == "pending":
                     applications.office_decide(svc, who["ou"], line.id, approve=True, reason="同意")
-    clock.at(today)
+    clock.first_thing(today)
     plan = plans.draft(svc, who["dai"], year=2025, title="2025年度跨境电商产业扶持资金分配方案")
-    plans.open_notice(svc, who["dai"], plan.id, start=today, days=5)
+    plans.open_notice(svc, who["dai"], plan.id, days=5)
     plans.object_to(
         svc,
         plan.id,

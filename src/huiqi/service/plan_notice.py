@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy import select
 
@@ -16,7 +16,7 @@ from huiqi.db.tables import (
     PlanItemState,
 )
 from huiqi.errors import Problem
-from huiqi.fulfilment.calendar import add_working_days
+from huiqi.fulfilment.calendar import CalendarNotCovered, end_of_day, local_date, notice_end
 from huiqi.fulfilment.roles import Role
 from huiqi.fulfilment.workflow import (
     APPLICATION,
@@ -30,25 +30,43 @@ from huiqi.service import audit
 from huiqi.service.actors import Actor, require
 from huiqi.service.errors import Conflict, Invalid, NotFound, require_reason
 from huiqi.service.plan_allocation import retotal
-from huiqi.service.plan_views import PlanView, load_plan, move_plan, view_plan
+from huiqi.service.plan_views import PlanView, aware, load_plan, move_plan, view_plan
 from huiqi.service.uow import Services
+
+#: The longest notice accepted, in working days (a bound on the count, not a policy rule).
+MAX_NOTICE_DAYS = 60
 
 
 def open_notice(
-    svc: Services, actor: Actor, plan_id: int, *, start: date, days: int | None = None
+    svc: Services,
+    actor: Actor,
+    plan_id: int,
+    *,
+    start: date | None = None,
+    days: int | None = None,
 ) -> PlanView:
-    """Publish the plan for public notice (公示) for a number of working days."""
+    """Publish the plan for public notice (公示) now, for ``days`` working days.
+
+    The notice starts at the moment it is published (``svc.clock()``), which is recorded; its
+    days are counted from the next day by the official holiday calendar (see
+    :func:`huiqi.fulfilment.calendar.notice_end`). ``start``, if given, must be the day of
+    publication in Beijing time: a past day would shorten the notice, and publication is not
+    scheduled ahead. ``days`` is at least the configured period (``HUIQI_NOTICE_DAYS``).
+    """
+    now = svc.clock()
+    days = svc.notice_days if days is None else days
+    period = _period(now, start, days, svc.notice_days)
     with svc.transaction() as s:
         plan = load_plan(s, plan_id, lock=True)
         to = move_plan(plan, PlanAction.OPEN_NOTICE, actor)
-        days = days or svc.notice_days
         before = plan.state.value
         plan.state, plan.notice_days = to, days
-        plan.notice_start, plan.notice_end = start, add_working_days(start, days)
+        plan.notice_start, plan.notice_end = local_date(now), period
+        plan.notice_published_at = now
         s.flush()
         audit.record(
             s,
-            at=svc.clock(),
+            at=now,
             actor=actor.username,
             action="plan.open_notice",
             object_type="plan",
@@ -56,12 +74,49 @@ def open_notice(
             before={"state": before},
             after={
                 "state": to.value,
-                "start": str(start),
+                "published_at": now.isoformat(),
+                "start": str(plan.notice_start),
                 "end": str(plan.notice_end),
                 "days": days,
             },
         )
         return view_plan(s, plan)
+
+
+def _period(now: datetime, start: date | None, days: int, least: int) -> date:
+    """The notice's last day, or a refusal naming the field and the value."""
+    today = local_date(now)
+    if start is not None and start < today:
+        raise Invalid(
+            "公示不能从过去的日期开始",
+            "a notice cannot start in the past",
+            [Problem("start", str(start), f"须为发布当日 {today}", f"must be today, {today}")],
+        )
+    if start is not None and start > today:
+        raise Invalid(
+            "公示自发布之时开始，不能预约发布",
+            "a notice starts when it is published; it cannot be scheduled",
+            [Problem("start", str(start), f"须为发布当日 {today}", f"must be today, {today}")],
+        )
+    if days < least or days > MAX_NOTICE_DAYS:
+        raise Invalid(
+            "公示期天数不符合规定",
+            "the notice period is outside the allowed range",
+            [
+                Problem(
+                    "days",
+                    days,
+                    f"须为 {least}–{MAX_NOTICE_DAYS} 个工作日（HUIQI_NOTICE_DAYS = {least}）",
+                    f"must be {least}–{MAX_NOTICE_DAYS} working days (HUIQI_NOTICE_DAYS = {least})",
+                )
+            ],
+        )
+    try:
+        return notice_end(now, days)
+    except CalendarNotCovered as exc:
+        raise Invalid(
+            exc.zh, exc.en, [Problem("year", exc.year, "节假日安排未收录", "not in the calendar")]
+        ) from None
 
 
 def object_to(
@@ -82,9 +137,10 @@ def object_to(
     if problems:
         raise Invalid("异议内容不完整", "the objection is incomplete", problems)
     with svc.transaction() as s:
-        plan = load_plan(s, plan_id)
-        today = svc.clock().date()
-        if plan.state is not PlanState.NOTICE or (plan.notice_end and today > plan.notice_end):
+        # Locked, so that an objection and the notice's closing cannot pass each other: the
+        # closing either sees this objection or comes first and this one is refused.
+        plan = load_plan(s, plan_id, lock=True)
+        if not _running(plan, svc.clock()):
             raise Conflict("该方案不在公示期内", "the plan is not under public notice")
         if item_id is not None and not any(i.id == item_id for i in plan.items):
             raise NotFound(f"方案中没有第 {item_id} 项", f"no item {item_id} in the plan")
@@ -174,11 +230,10 @@ def close_notice(svc: Services, actor: Actor, plan_id: int) -> PlanView:
     with svc.transaction() as s:
         plan = load_plan(s, plan_id, lock=True)
         to = move_plan(plan, PlanAction.CLOSE_NOTICE, actor)
-        today = svc.clock().date()
-        if plan.notice_end is not None and today <= plan.notice_end:
+        if plan.notice_end is None or svc.clock() < end_of_day(plan.notice_end):
             raise Conflict(
-                f"公示期至 {plan.notice_end} 结束，尚未期满",
-                f"the notice runs until {plan.notice_end}",
+                f"公示期至 {plan.notice_end} 24 时（北京时间）结束，尚未期满",
+                f"the notice runs until the end of {plan.notice_end} (Beijing time)",
             )
         open_objections = s.scalars(
             select(Objection).where(
@@ -203,18 +258,25 @@ def close_notice(svc: Services, actor: Actor, plan_id: int) -> PlanView:
         return view_plan(s, plan)
 
 
+def _running(plan: AllocationPlan, now: datetime) -> bool:
+    """Under notice at ``now``: published, and its last day not yet over in Beijing time."""
+    return (
+        plan.state is PlanState.NOTICE
+        and plan.notice_published_at is not None
+        and plan.notice_end is not None
+        and aware(plan.notice_published_at) <= now < end_of_day(plan.notice_end)
+    )
+
+
 def public_notice(svc: Services, plan_id: int) -> PlanView | None:
     """A plan as the public sees it once its notice has opened (None before that)."""
     with svc.reading() as s:
         plan = s.get(AllocationPlan, plan_id)
         if (
             plan is None
-            or plan.notice_start is None
-            or plan.state
-            in (
-                PlanState.DRAFT,
-                PlanState.RETURNED,
-            )
+            or plan.notice_published_at is None
+            or aware(plan.notice_published_at) > svc.clock()
+            or plan.state in (PlanState.DRAFT, PlanState.RETURNED)
         ):
             return None
         return view_plan(s, plan)
@@ -222,11 +284,11 @@ def public_notice(svc: Services, plan_id: int) -> PlanView | None:
 
 def open_notices(svc: Services) -> list[PlanView]:
     """Plans under public notice today, for the home page."""
-    today = svc.clock().date()
+    now = svc.clock()
     with svc.reading() as s:
         rows = s.scalars(
             select(AllocationPlan)
             .where(AllocationPlan.state == PlanState.NOTICE)
             .order_by(AllocationPlan.id)
         ).all()
-        return [view_plan(s, p) for p in rows if p.notice_end is None or today <= p.notice_end]
+        return [view_plan(s, p) for p in rows if _running(p, now)]

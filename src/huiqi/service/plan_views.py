@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -18,6 +18,7 @@ from huiqi.db.tables import (
     PlanItemState,
     PlanReview,
 )
+from huiqi.fulfilment.calendar import ZONE, end_of_day
 from huiqi.fulfilment.duties import Step
 from huiqi.fulfilment.roles import Role
 from huiqi.fulfilment.workflow import (
@@ -59,8 +60,33 @@ class PlanView:
     factors: dict[str, Any]
     notice_start: date | None
     notice_end: date | None
+    notice_days: int | None
+    #: When the notice was published (time-zone aware), None before.
+    notice_published_at: datetime | None
     items: list[PlanItemView] = field(default_factory=list)
     reviews: list[tuple[str, bool, str | None]] = field(default_factory=list)
+
+    @property
+    def notice_ends_at(self) -> datetime | None:
+        """The moment the notice is over: the midnight after its last day, Beijing time."""
+        return None if self.notice_end is None else end_of_day(self.notice_end)
+
+    @property
+    def notice_published_beijing(self) -> str | None:
+        """When the notice was published, in Beijing time (YYYY-MM-DD HH:MM)."""
+        if self.notice_published_at is None:
+            return None
+        return self.notice_published_at.astimezone(ZONE).strftime("%Y-%m-%d %H:%M")
+
+    def notice_running(self, now: datetime) -> bool:
+        """Under notice at ``now``: objections are received until its last day is over."""
+        ends = self.notice_ends_at
+        return self.state == PlanState.NOTICE and ends is not None and now < ends
+
+    def notice_over(self, now: datetime) -> bool:
+        """The notice's last day is over (whatever the plan's state now)."""
+        ends = self.notice_ends_at
+        return ends is not None and now >= ends
 
     @property
     def granted_fen(self) -> int:
@@ -98,6 +124,10 @@ def view_plan(s: Session, plan: AllocationPlan) -> PlanView:
         factors=dict(plan.factors),
         notice_start=plan.notice_start,
         notice_end=plan.notice_end,
+        notice_days=plan.notice_days,
+        notice_published_at=(
+            None if plan.notice_published_at is None else aware(plan.notice_published_at)
+        ),
         items=[
             PlanItemView(
                 i.id,
@@ -117,6 +147,11 @@ def view_plan(s: Session, plan: AllocationPlan) -> PlanView:
         ],
         reviews=[(r.body.value, r.approved, r.reason) for r in reviews],
     )
+
+
+def aware(moment: datetime) -> datetime:
+    """A stored moment with its zone (SQLite keeps none; every moment is stored in UTC)."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
 def load_plan(s: Session, plan_id: int, *, lock: bool = False) -> AllocationPlan:

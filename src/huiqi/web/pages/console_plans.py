@@ -412,7 +412,6 @@ def plan_response(
         "rule": preview.rule if preview else view.rule,
         "quota": "" if quota is None else str(quota),
         "ranking": preview.ranking if preview else str(view.factors.get("ranking", "submitted")),
-        "start": today.isoformat(),
         "days": str(svc.notice_days),
     }
     return render(
@@ -432,7 +431,8 @@ def plan_response(
         approved_now=approved_now,
         excluded=view.factors.get("excluded") or [],
         today=today,
-        notice_over=view.notice_end is not None and today > view.notice_end,
+        notice_over=view.notice_over(svc.clock()),
+        notice_least=svc.notice_days,
         preview=preview,
         editable=editable,
         is_drafter=actor.has(Role.PLAN_DRAFTER),
@@ -552,37 +552,30 @@ def open_notice(
     plan_id: Id,
     request: Request,
     actor: User,
-    start: Annotated[str, Form(max_length=10)] = "",
     days: Annotated[str, Form(max_length=3)] = "",
 ) -> Response:
-    """Publish the plan for public notice (公示) from a date, for a number of working days."""
+    """Publish the plan for public notice (公示) now, for a number of working days."""
     require_staff(actor)
     lang = lang_of(request)
-    entered = {"start": start, "days": days}
+    entered = {"days": days}
     errors = FormErrors(form="notice")
-    first = None
     days_n = None
-    try:
-        first = parse_date(start)
-    except FieldError as exc:
-        errors.add("notice-start", exc.text(lang))
     try:
         days_n = parse_int(days, 1, 60)
     except FieldError as exc:
         errors.add("notice-days", exc.text(lang))
-    if errors or first is None:
+    if errors:
         errors.headline = "公示信息有误" if lang == "zh" else "the notice's details are not valid"
         return plan_response(request, actor, plan_id, status=422, errors=errors, entered=entered)
     svc = get_services(request)
-    when = first
     return _act(
         request,
         actor,
         plan_id,
         "notice",
         entered,
-        {},
-        lambda: plans.open_notice(svc, actor, plan_id, start=when, days=days_n),
+        {"days": "notice-days"},
+        lambda: plans.open_notice(svc, actor, plan_id, days=days_n),
     )
 
 

@@ -182,7 +182,7 @@ class PlanShare:
 def plan_shares(svc: Services, actor: Actor, view: ApplicationView) -> list[PlanShare]:
     """The plans this application is in, from views the public and the applicant may read:
     plans under notice today, and plans whose approval wrote the organisation's ledger."""
-    today = svc.clock().date()
+    now = svc.clock()
     found = {p.id: p for p in plans.open_notices(svc)}
     for row in queries.ledger(svc, actor, year=view.award_year, page=queries.Page(limit=500)):
         if row.plan_id is not None and row.plan_id not in found:
@@ -200,8 +200,7 @@ def plan_shares(svc: Services, actor: Actor, view: ApplicationView) -> list[Plan
                     plan.state,
                     plan.notice_start,
                     plan.notice_end,
-                    plan.state == "notice"
-                    and (plan.notice_end is None or today <= plan.notice_end),
+                    plan.notice_running(now),
                     items,
                 )
             )

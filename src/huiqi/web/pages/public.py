@@ -167,8 +167,7 @@ def notice(plan_id: Id, request: Request) -> HTMLResponse:
     view = plans.public_notice(svc, plan_id)
     if view is None:
         raise NotFound("该方案未在公示", "this plan is not published")
-    today = svc.clock().date()
-    is_open = view.state == "notice" and (view.notice_end is None or today <= view.notice_end)
+    is_open = view.notice_running(svc.clock())
     titles = {cid: c.title.both for cid, c in svc.package.clauses.items()}
     anchor = anchors.latest(svc.anchor)  # the audit chain's latest checkpoint, in the footer
     return render(

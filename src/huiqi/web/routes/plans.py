@@ -37,7 +37,10 @@ class Reallocation(Body):
 
 
 class Notice(Body):
-    start: date
+    """The notice starts when it is published; ``start``, if sent, must be that day (Beijing
+    time). ``days``: working days, at least the configured period (the default)."""
+
+    start: date | None = None
     days: int | None = Field(default=None, ge=1, le=60)
 
 
