@@ -159,8 +159,9 @@ def yearly_cap_contest(svc: Services, cast: Cast, n: int, plans_wanted: int) -> 
 
 
 def crossed_contest(svc: Services, cast: Cast, n: int, plans_wanted: int) -> Contest:
-    """Each plan holds 6.2 (a loan of each) for two companies, created in alternating order, so that two
-    approvals would take the two organisations' locks in opposite orders if they did not sort."""
+    """Each plan holds 6.2 (a loan of each) for two companies, created in alternating order,
+    so that two approvals would take the two organisations' locks in opposite orders if they
+    did not sort."""
     first, who_first = new_applicant(svc, cast.admin, n)
     second, who_second = new_applicant(svc, cast.admin, n + 50_000)
     pair = [(first, who_first), (second, who_second)]
