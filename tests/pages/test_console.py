@@ -778,12 +778,12 @@ def test_the_review_lists_every_other_claim_of_the_same_thing_with_its_state(sit
         assert earlier is not None
         facts, clauses, year = dict(earlier.facts), list(earlier.clauses), earlier.award_year
         applicant = s.scalar(select(User.username).where(User.id == earlier.created_by))
-        org = s.get(Organisation, earlier.org_id)
-        assert applicant is not None and org is not None
+        code = s.scalar(select(Organisation.credit_code).where(Organisation.id == earlier.org_id))
+        assert applicant is not None and code is not None
         who = load_actor(s, applicant)
     applications.reject(site.svc, rui, 7, "物流数据与海关数据不符")
     again = applications.create_draft(
-        site.svc, who, org_code=org.credit_code, year=year, clauses=clauses, facts=facts,
+        site.svc, who, org_code=code, year=year, clauses=clauses, facts=facts,
         submit=True,
     )  # fmt: skip
     page = site.visitor("rui").get(f"/console/applications/{again.id}")

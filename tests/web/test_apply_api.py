@@ -69,6 +69,8 @@ def test_a_second_claim_of_the_same_is_refused_with_409_naming_the_first(web: We
     assert third.status_code == 201, third.text
     seen = web.client.get(f"{API}/applications/{third.json()['id']}", headers=web.bearer("rui"))
     others = seen.json()["other_claims"]
+    paid = web.world.demo_ids["exporter_2024"]  # the demo's 2024 application, paid: settled
     assert {(c["application_id"], c["state"], c["open"]) for c in others} == {
-        (number, "rejected", False)
+        (number, "rejected", False),
+        (paid, "verified", False),
     }
