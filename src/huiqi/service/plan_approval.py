@@ -173,7 +173,8 @@ def approve(svc: Services, actor: Actor, plan_id: int) -> PlanView:
         budgets.check_plan(s, plan)  # under the budget rows' locks, with the ledger written
         _check_pre_approvals(s, lines.values())
         included = [i.line_id for i in plan.items if i.state is PlanItemState.INCLUDED]
-        claims.settle(s, s.scalars(select(ApplicationLine).where(ApplicationLine.id.in_(included))))
+        settled = s.scalars(select(ApplicationLine).where(ApplicationLine.id.in_(included)))
+        claims.settle(s, settled.all())  # their claims are no longer open
         plan.state, plan.approved_by, plan.approved_at = to, actor.user_id, svc.clock()
         s.flush()
         audit.record(
