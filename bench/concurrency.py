@@ -6,10 +6,11 @@ money under one clause, every plan waiting only for 市人民政府's approval. 
 (each with its own engine and ``Services``, as separate servers would have) approve their
 plan at the same instant, released by a ``threading.Barrier``. Two races:
 
-- ``one-time``: 4.1a (一次性奖励 10万/20万/50万) from applications of different award years,
+- ``one-time``: 4.1a (一次性奖励 10万/20万/50万) from applications of different award years
+  (one open claim per clause, subject and year: five plans at most, whatever ``--threads``),
   each drafted against an empty ledger: exactly one approval may win a round;
-- ``yearly-cap``: 7.1 (培训, at most 20万 per enterprise and year), 6万 per plan: exactly
-  three may win (18万), the fourth would break the cap.
+- ``yearly-cap``: 6.2 (贷款贴息, at most 30万 per enterprise and year), one loan of 9万 per
+  plan: exactly three may win (27万), the fourth would break the cap.
 
 After every round the ledger is read back: a one-time award paid twice, a cap exceeded, or a
 plan half-approved counts as broken. The script creates its own schema and drops it at the
@@ -60,7 +61,8 @@ class BenchClock:
 
 
 TIER_FEN = {"5": 10_000_000, "250000": 20_000_000, "600000": 50_000_000}
-TRAINING_CAP_FEN = 20_000_000
+LOAN_CAP_FEN = 30_000_000
+YEARS = 5
 
 
 def schema_engine(url: str, schema: str) -> Engine:
@@ -224,7 +226,7 @@ def check(
         if clause == "4.1a":
             t.caps_broken += len(amounts) > 1 or sum(amounts) > max(TIER_FEN.values())
         else:
-            t.caps_broken += sum(amounts) > TRAINING_CAP_FEN
+            t.caps_broken += sum(amounts) > LOAN_CAP_FEN
         for plan_id in plan_ids:
             plan = s.get(AllocationPlan, plan_id)
             assert plan is not None
@@ -241,6 +243,8 @@ def check(
 def run_race(
     name: str, svc: Services, staff: Staff, services: list[Services], rounds: int, base: int
 ) -> Tally:
+    if name == "one-time":
+        services = services[:YEARS]
     tally = Tally(name, len(services))
     for r in range(rounds):
         start = time.perf_counter()
@@ -248,15 +252,22 @@ def run_race(
         plan_ids = []
         for i in range(len(services)):
             if name == "one-time":
-                year = 2021 + i % 5
+                year = 2021 + i
                 doc = facts(code, trade={"export_usd": list(TIER_FEN)[i % 3], "import_usd": "0"})
                 plan_ids.append(plan_for(svc, staff, who, code, year, "4.1a", doc))
             else:
-                doc = facts(code, staff_training={"costs_cny": "200000"})
-                plan_ids.append(plan_for(svc, staff, who, code, 2021 + r % 5, "7.1", doc))
+                loan = {
+                    "id": f"L{i}",
+                    "cross_border_financial_product": True,
+                    "principal_cny": "100000000",
+                    "drawdown_date": "2020-06-01",
+                    "interest_paid_cny": "90000",
+                }
+                doc = facts(code, loans=[loan])
+                plan_ids.append(plan_for(svc, staff, who, code, 2021 + r % 5, "6.2", doc))
         tally.setup_s += time.perf_counter() - start
         won = race(services, staff.shi, plan_ids, tally)
-        check(svc, code, "4.1a" if name == "one-time" else "7.1", plan_ids, won, tally)
+        check(svc, code, "4.1a" if name == "one-time" else "6.2", plan_ids, won, tally)
         tally.rounds += 1
     return tally
 

@@ -47,9 +47,12 @@ WORKER = Path(__file__).with_name("worker.py")
 
 #: 4.1a, one-time: 10万 for any export, 20万 from USD 200,000, 50万 from USD 500,000.
 TIERS = {"5": 10_000_000, "250000": 20_000_000, "600000": 50_000_000}
-#: 7.1: 30% of training costs, at most 20万 per enterprise and year; 200,000 of costs → 6万.
-TRAINING_FEN = 6_000_000
-TRAINING_CAP_FEN = 20_000_000
+#: 6.2: an interest subsidy per loan, at most the interest paid (9万 here), and all loans of
+#: an enterprise together at most 30万 a year: three loans fit, a fourth does not.
+LOAN_FEN = 9_000_000
+LOAN_CAP_FEN = 30_000_000
+#: The award years: an organisation has one open claim per clause, subject and year.
+YEARS = 5
 
 
 # -- setting the race up -----------------------------------------------------------------------
@@ -78,6 +81,19 @@ def new_applicant(svc: Services, admin: Actor, n: int) -> tuple[str, Actor]:
 
 def facts_for(code: str, **changes: Any) -> dict[str, Any]:
     return {**FACTS, "applicant": {**FACTS["applicant"], "credit_code": code}, **changes}
+
+
+def loan_facts(code: str, loan_id: str) -> dict[str, Any]:
+    """One loan of 1亿 drawn in 2020 and still open: its subsidy is capped by the 9万 of
+    interest paid (principal × LPR × 20% for a year is far more)."""
+    loan = {
+        "id": loan_id,
+        "cross_border_financial_product": True,
+        "principal_cny": "100000000",
+        "drawdown_date": "2020-06-01",
+        "interest_paid_cny": "90000",
+    }
+    return facts_for(code, loans=[loan])
 
 
 def verified(
@@ -116,11 +132,13 @@ class Contest:
 
 
 def one_time_contest(svc: Services, cast: Cast, n: int, plans_wanted: int) -> Contest:
-    """Plans from different award years, each wanting 4.1a (10万/20万/50万) for one company."""
+    """Plans from different award years (one open claim a year), each wanting 4.1a
+    (10万/20万/50万) for one company."""
+    assert plans_wanted <= YEARS
     code, who = new_applicant(svc, cast.admin, n)
     plan_ids = []
     for i in range(plans_wanted):
-        year = 2021 + i % 5
+        year = 2021 + i
         export = list(TIERS)[i % 3]
         facts = facts_for(code, trade={"export_usd": export, "import_usd": "0"})
         verified(svc, cast, who, code, year, "4.1a", facts)
@@ -131,22 +149,22 @@ def one_time_contest(svc: Services, cast: Cast, n: int, plans_wanted: int) -> Co
 
 
 def yearly_cap_contest(svc: Services, cast: Cast, n: int, plans_wanted: int) -> Contest:
-    """Supplementary applications of one year for 7.1, one per plan, 6万 each against the
-    20万 cap. (Rounds take turns among the award years: drafting reads every verified
-    application of its year, and one year of 240 makes the set-up slow.)"""
+    """Applications of one year for 6.2, one loan each and one per plan, 9万 each against the
+    30万 yearly cap per enterprise. (Rounds take turns among the award years: drafting reads
+    every verified application of its year, and one year of 240 makes the set-up slow.)"""
     code, who = new_applicant(svc, cast.admin, n)
     year = 2021 + n % 5
     plan_ids = []
-    for _ in range(plans_wanted):
-        facts = facts_for(code, staff_training={"costs_cny": "200000"})
-        verified(svc, cast, who, code, year, "7.1", facts)
+    for i in range(plans_wanted):
+        verified(svc, cast, who, code, year, "6.2", loan_facts(code, f"L{i}"))
         plan_ids.append(plan_awaiting_approval(svc, cast, year))
-    return Contest([code], "7.1", plan_ids, min(plans_wanted, TRAINING_CAP_FEN // TRAINING_FEN))
+    return Contest([code], "6.2", plan_ids, min(plans_wanted, LOAN_CAP_FEN // LOAN_FEN))
 
 
 def crossed_contest(svc: Services, cast: Cast, n: int, plans_wanted: int) -> Contest:
-    """Each plan holds 7.1 for two companies, created in alternating order, so that two
-    approvals would take the two organisations' locks in opposite orders if they did not sort."""
+    """Each plan holds 6.2 (a loan of each) for two companies, created in alternating order,
+    so that two approvals would take the two organisations' locks in opposite orders if they
+    did not sort."""
     first, who_first = new_applicant(svc, cast.admin, n)
     second, who_second = new_applicant(svc, cast.admin, n + 50_000)
     pair = [(first, who_first), (second, who_second)]
@@ -154,11 +172,10 @@ def crossed_contest(svc: Services, cast: Cast, n: int, plans_wanted: int) -> Con
     plan_ids = []
     for i in range(plans_wanted):
         for code, who in pair if i % 2 == 0 else reversed(pair):
-            facts = facts_for(code, staff_training={"costs_cny": "200000"})
-            verified(svc, cast, who, code, year, "7.1", facts)
+            verified(svc, cast, who, code, year, "6.2", loan_facts(code, f"L{i}"))
         plan_ids.append(plan_awaiting_approval(svc, cast, year))
-    winners = min(plans_wanted, TRAINING_CAP_FEN // TRAINING_FEN)
-    return Contest([first, second], "7.1", plan_ids, winners)
+    winners = min(plans_wanted, LOAN_CAP_FEN // LOAN_FEN)
+    return Contest([first, second], "6.2", plan_ids, winners)
 
 
 # -- running it --------------------------------------------------------------------------------
@@ -229,7 +246,7 @@ def check_round(svc: Services, contest: Contest, won: list[int], tally: Tally) -
                 # One-time: one payment at most, and never above the highest tier.
                 broken = len(amounts) > 1 or sum(amounts) > max(TIERS.values())
             else:
-                broken = sum(amounts) > TRAINING_CAP_FEN
+                broken = sum(amounts) > LOAN_CAP_FEN
             tally.caps_broken += broken
         for plan_id in contest.plan_ids:
             plan = s.get(AllocationPlan, plan_id)
@@ -297,18 +314,18 @@ def thread_services(svc: Services, twin_engines: Callable[[], Engine], n: int) -
 def test_racing_approvals_pay_a_one_time_award_once(
     svc: Services, cast: Cast, backend: str, twin_engines: Callable[[], Engine]
 ) -> None:
-    services = thread_services(svc, twin_engines, THREADS)
+    services = thread_services(svc, twin_engines, YEARS)
     tally = Tally()
     rounds = ROUNDS[backend]
     for r in range(rounds):
-        contest = one_time_contest(svc, cast, r, THREADS)
+        contest = one_time_contest(svc, cast, r, YEARS)
         results = race_threads(services, cast.shi, contest.plan_ids)
         for outcome, detail in results:
             tally.add(outcome, detail)
         won = [p for p, (o, _) in zip(contest.plan_ids, results, strict=True) if o == "won"]
         assert len(won) == contest.expected_winners, results
         check_round(svc, contest, won, tally)
-    assert tally.attempts == rounds * THREADS
+    assert tally.attempts == rounds * YEARS
     assert tally.conflict_reasons == {CAP_CONFLICT}
     assert_clean(svc, tally, expected_won=rounds)
 
@@ -325,7 +342,7 @@ def test_racing_approvals_stay_within_a_yearly_cap_and_all_that_fit_are_paid(
         for outcome, detail in results:
             tally.add(outcome, detail)
         won = [p for p, (o, _) in zip(contest.plan_ids, results, strict=True) if o == "won"]
-        assert len(won) == 3, results  # 3 × 6万 = 18万 fit under 20万; a fourth would not
+        assert len(won) == 3, results  # 3 × 9万 = 27万 fit under 30万; a fourth would not
         check_round(svc, contest, won, tally)
     assert tally.attempts == rounds * THREADS
     assert tally.conflict_reasons == {CAP_CONFLICT}

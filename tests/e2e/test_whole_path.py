@@ -2,18 +2,18 @@
 
 Amounts worked out by hand from the clauses (郴政办发〔2021〕3号):
 
+The award year is 2024: alice's 2025 claims (4.1a, 4.4b, 7.1) are open in the demo's 2025
+plan under notice, and a second claim of the same clause, subject and year is refused while
+the first is open; her 2024 claims were settled when the 2024 plan was approved.
+
 * 4.1a pays 500,000 yuan once exports pass 500,000 dollars (600,000 here). The calculator
   knows no history, so it says 500,000; the exporter (alice) already received 100,000 for
   4.1a in 2024, so her application is topped up by 400,000.
 * 4.3 (Belt and Road sub-site, turnover over 5,000,000 dollars) is a ceiling: at most
   300,000; the reviewer grants 250,000 with a reason.
-* 7.1 pays 30% of the year's training costs: 40,000 → 12,000 in the calculator. The
-  district (北湖区) already granted alice 5,000 for training in 2025 (the demo records it), so
-  her application is owed 7,000; corrected to 45,000: 13,500 − 5,000 = 8,500.
-* The plan pays from 北湖区's 2025 budget of 1,200,000, of which the plan under notice
-  already takes 670,690 (alice 400,000 + 50,000 + 50,000 + 10,690; the association 60,000 +
-  100,000): 529,310 is left. The rule scales ceiling lines only: 400,000 and 8,500 are paid
-  in full, and 4.3 gets the rest, 529,310 − 408,500 = 120,810 of its 250,000.
+* 7.1 pays 30% of the year's training costs: 40,000 → 12,000; corrected to 45,000: 13,500.
+* The plan pays from 北湖区's 2024 budget of 1,200,000, of which the approved 2024 plan
+  takes 217,090.25: 982,909.75 is left, enough for all 663,500 (400,000 + 250,000 + 13,500).
 
 The public notice period is real time: a notice starts when it is published, an objection
 is possible only while the notice runs (to the end of its last day) and a notice closes only
@@ -41,7 +41,7 @@ PDF = (
     b"xref\n0 4\n0000000000 65535 f \n0000000009 00000 n \n0000000053 00000 n \n"
     b"0000000103 00000 n \ntrailer<</Size 4/Root 1 0 R>>\nstartxref\n167\n%%EOF\n"
 )
-QUESTION = "请补充2025年度员工培训费用的发票及培训签到表。"
+QUESTION = "请补充2024年度员工培训费用的发票及培训签到表。"
 OBJECTION = "请核实该企业2025年度跨境电商出口额是否属实。"
 
 
@@ -69,7 +69,7 @@ def test_an_application_goes_from_the_calculator_to_payment(
     expect(visitor.locator("html")).to_have_attribute("lang", "zh-CN")
     screenshots.save(visitor, "home")
     visitor.click("a.card[href='/calculator']")
-    visitor.select_option("#year", "2025")
+    visitor.select_option("#year", "2024")
     visitor.select_option("#kind", "cbec_enterprise")
     for box in ("#c-4-1a", "#c-4-3", "#c-7-1"):
         visitor.check(box)
@@ -114,11 +114,10 @@ def test_an_application_goes_from_the_calculator_to_payment(
     assert found, alice.url
     app_id = int(found.group(1))
     assert flash(alice) == "已保存。"
-    # The estimate now knows the ledger: 4.1a tops up the 100,000 of 2024, and 7.1's
-    # 12,000 is less the 5,000 the district already granted for training in 2025.
+    # The estimate now knows the ledger: 4.1a tops up the 100,000 of 2024.
     estimate = text(alice)
     assert "第4.1a条 跨境电商出口一次性奖励：符合，应兑现 400,000.00元" in estimate
-    assert "第7.1条 企业员工在职培训支持：符合，应兑现 7,000.00元" in estimate
+    assert "第7.1条 企业员工在职培训支持：符合，应兑现 12,000.00元" in estimate
 
     # -- she uploads an attachment (a tiny PDF) and submits -----------------------------------
     invoice = tmp_path / "培训发票.pdf"
@@ -156,8 +155,8 @@ def test_an_application_goes_from_the_calculator_to_payment(
     alice.fill("#f-staff_training-costs_cny", "45000")
     submit(alice, "form.facts-form button[value=save]:not(.default-action)")
     assert flash(alice) == "已保存。"
-    # 7.1: 30% of 45,000 = 13,500, less the 5,000 of 2025 already granted for it
-    assert "第7.1条 企业员工在职培训支持：符合，应兑现 8,500.00元" in text(alice)
+    # 7.1: 30% of 45,000 = 13,500
+    assert "第7.1条 企业员工在职培训支持：符合，应兑现 13,500.00元" in text(alice)
     submit(alice, f"form[action='/portal/applications/{app_id}/submit'] button")
     expect(alice.locator("p.lead .state")).to_have_text("已重新提交")
 
@@ -177,8 +176,8 @@ def test_an_application_goes_from_the_calculator_to_payment(
     # -- the drafter (dai) drafts the plan of what is verified and not yet planned -------------
     dai = people.sign_in("dai")
     dai.goto("/console/plans")
-    dai.fill("#draft-year", "2025")
-    dai.fill("#draft-title", "2025年度跨境电商扶持资金第二批分配方案")
+    dai.fill("#draft-year", "2024")
+    dai.fill("#draft-title", "2024年度跨境电商扶持资金第二批分配方案")
     submit(dai, "form[method=post][action='/console/plans'] button[type=submit]")
     found = re.search(r"/console/plans/(\d+)", dai.url)
     assert found, dai.url
@@ -255,7 +254,7 @@ def test_an_application_goes_from_the_calculator_to_payment(
     expect(forms).to_have_count(3)
     for n in range(3):
         form = cai.locator("#payments form.pay").first
-        form.locator("input[name=reference]").fill(f"BH-2025-E2E-{n + 1}")
+        form.locator("input[name=reference]").fill(f"BH-2024-E2E-{n + 1}")
         with cai.expect_navigation():
             form.locator("button[type=submit]").click()
         assert flash(cai) == "操作已完成。"
@@ -268,15 +267,15 @@ def test_an_application_goes_from_the_calculator_to_payment(
     alice.goto(f"/portal/applications/{app_id}")
     expect(alice.locator("p.ok", has_text="已全额拨付。")).to_be_visible()
     share = alice.locator("article.plan-share")
-    expect(share).to_contain_text("2025年度跨境电商扶持资金第二批分配方案")
-    expect(share.locator("tbody tr", has_text="4.3")).to_contain_text("120,810.00元")
-    expect(share.locator("tfoot")).to_contain_text("529,310.00元")
+    expect(share).to_contain_text("2024年度跨境电商扶持资金第二批分配方案")
+    expect(share.locator("tbody tr", has_text="4.3")).to_contain_text("250,000.00元")
+    expect(share.locator("tfoot")).to_contain_text("663,500.00元")
     expect(alice.locator("table.lines")).to_contain_text("按子网站建设实际投入核定")
     screenshots.save(alice, "portal-application")
 
     # -- the dashboard and the audit trail show it ----------------------------------------
     shen = people.sign_in("shen")
-    shen.goto("/console/dashboard?year=2025")
+    shen.goto("/console/dashboard?year=2024")
     expect(shen.locator("#by-clause svg").first).to_be_visible()
     screenshots.save(shen, "dashboard")
     shen.goto(f"/console/audit?object_type=plan&object_id={plan_id}")

@@ -18,7 +18,14 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select, update
 
-from huiqi.db.tables import AuditEntry, LedgerEntry, OfficialFigure, Organisation
+from huiqi.db.tables import (
+    Application,
+    AuditEntry,
+    LedgerEntry,
+    OfficialFigure,
+    Organisation,
+    User,
+)
 from huiqi.fulfilment.decisions import LineDecision
 from huiqi.service import applications, demo, plans, registry
 from huiqi.service.actors import Actor, load_actor
@@ -776,3 +783,26 @@ def test_every_field_of_the_plan_page_has_a_label(site: Site):
         assert ids
         for field_id in ids:
             assert f'<label for="{field_id}"' in page, field_id
+
+
+def test_the_review_lists_every_other_claim_of_the_same_thing_with_its_state(site: Site):
+    with site.svc.reading() as s:
+        rui = load_actor(s, "rui")
+        earlier = s.get(Application, 7)  # the demo's 2025 logistics application, submitted
+        assert earlier is not None
+        facts, clauses, year = dict(earlier.facts), list(earlier.clauses), earlier.award_year
+        applicant = s.scalar(select(User.username).where(User.id == earlier.created_by))
+        code = s.scalar(select(Organisation.credit_code).where(Organisation.id == earlier.org_id))
+        assert applicant is not None and code is not None
+        who = load_actor(s, applicant)
+    applications.reject(site.svc, rui, 7, "物流数据与海关数据不符")
+    again = applications.create_draft(
+        site.svc, who, org_code=code, year=year, clauses=clauses, facts=facts,
+        submit=True,
+    )  # fmt: skip
+    page = site.visitor("rui").get(f"/console/applications/{again.id}")
+    assert page.status_code == 200
+    shown = page.text
+    assert "同一单位、条款、对象和年度的其他申报" in shown
+    assert 'href="/console/applications/7"' in shown and "不予支持" in shown
+    assert f"第{clauses[0]}条" in shown

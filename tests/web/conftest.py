@@ -148,12 +148,21 @@ def build_world(svc: Services, data_dir: Path) -> World:
     def training(costs: int) -> dict[str, Any]:
         return facts(staff_training={"costs_cny": str(costs)})
 
+    def warehouse(year: int, rent: int) -> dict[str, Any]:
+        # 5.2b pays per warehouse: each plan's line claims a warehouse of its own, since an
+        # organisation has one open claim per clause, subject and year (7.1's subject is the
+        # organisation itself, so only one 7.1 claim of a year can be open at a time).
+        leased = {"id": f"W-{year}-{rent}", "area_m2": "1200", "rent_cny": str(rent)}
+        return facts(warehouses=[leased])
+
     def create(year: int, clauses: list[str], f: dict[str, Any]) -> int:
         return applications.create_draft(
             svc, alice, org_code=a.code, year=year, clauses=clauses, facts=f
         ).id
 
-    draft_app = create(2025, ["7.1"], training(10_000))
+    # 7.1 of 2025 is claimed by the demo's application (under notice): A's other 7.1
+    # applications are of other years, each year's claim in one of them.
+    draft_app = create(2024, ["7.1"], training(10_000))
     attachment = attachments.upload(
         svc,
         alice,
@@ -163,7 +172,7 @@ def build_world(svc: Services, data_dir: Path) -> World:
         data_dir=data_dir,
         max_bytes=10 * 1024 * 1024,
     ).id
-    submitted_app = create(2025, ["7.1"], training(20_000))
+    submitted_app = create(2023, ["7.1"], training(20_000))
     submitted = applications.submit(svc, alice, submitted_app)
     verify_body = {
         "decisions": [
@@ -177,7 +186,7 @@ def build_world(svc: Services, data_dir: Path) -> World:
             for d in _approve_all(submitted)
         ]
     }
-    returned_app = create(2025, ["7.1"], training(30_000))
+    returned_app = create(2022, ["7.1"], training(30_000))
     applications.submit(svc, alice, returned_app)
     applications.return_for_correction(svc, rui, returned_app, "请补充培训签到表")
 
@@ -203,7 +212,7 @@ def build_world(svc: Services, data_dir: Path) -> World:
     assert verified.lines[0].office_state == "pending"
 
     def verified_line(year: int, costs: int) -> None:
-        app = create(year, ["7.1"], training(costs))
+        app = create(year, ["5.2b"], warehouse(year, costs))
         view = applications.submit(svc, alice, app)
         applications.verify(svc, rui, app, _approve_all(view))
 

@@ -252,6 +252,22 @@ class ApplicationLine(Base):
     """One clause × subject of an application: the engine's amount and the reviewer's decision."""
 
     __tablename__ = "application_lines"
+    __table_args__ = (
+        UniqueConstraint("application_id", "clause_id", "subject_id"),
+        # An office pre-approval pays at most once: one line that is not refused may cite it.
+        Index(
+            "uq_application_lines_pre_approval_ref",
+            "pre_approval_ref",
+            unique=True,
+            sqlite_where=text("pre_approval_ref IS NOT NULL AND decision <> 'refused'"),
+            postgresql_where=text("pre_approval_ref IS NOT NULL AND decision <> 'refused'"),
+        ),
+        # The office's approval of a line is another person's than the bureau's verification.
+        CheckConstraint(
+            "office_by IS NULL OR decided_by IS NULL OR office_by <> decided_by",
+            name="office_not_verifier",
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"))
@@ -273,15 +289,21 @@ class ApplicationLine(Base):
     office_reason: Mapped[str | None] = mapped_column(Text)
     office_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     office_at: Mapped[datetime | None]
-    # The office's approval of a line is another person's than the bureau's verification.
-    __table_args__ = (
-        UniqueConstraint("application_id", "clause_id", "subject_id"),
-        CheckConstraint(
-            "office_by IS NULL OR decided_by IS NULL OR office_by <> decided_by",
-            name="office_not_verifier",
-        ),
-    )
     pre_approval_ref: Mapped[str | None] = mapped_column(String(100))
+
+
+class OpenClaim(Base):
+    """The application that holds the open claim of an organisation on a clause's subject for
+    an award year: submitted and not yet refused, rejected or settled by an approved plan.
+    The key is the primary key, so a second open claim of the same thing cannot be written."""
+
+    __tablename__ = "open_claims"
+
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), primary_key=True)
+    clause_id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    subject_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    award_year: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"), index=True)
 
 
 class Attachment(Base):

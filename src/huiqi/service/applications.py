@@ -7,7 +7,7 @@ the policy package's hash it was decided under.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,6 @@ from huiqi.db.tables import (
     OfficeState,
     Organisation,
     PolicySnapshot,
-    PreApproval,
 )
 from huiqi.engine import Evaluation, check_year
 from huiqi.errors import InputError, Problem
@@ -34,7 +33,7 @@ from huiqi.fulfilment.roles import Role
 from huiqi.fulfilment.workflow import APPLICATION, AppAction, AppState, InvalidTransition, step
 from huiqi.policy import PolicyPackage
 from huiqi.policy.model import AmountKind
-from huiqi.service import audit
+from huiqi.service import audit, claims
 from huiqi.service.actors import Actor, require, require_org
 from huiqi.service.duties import line_steps, refuse_as_forbidden
 from huiqi.service.errors import Conflict, Forbidden, Invalid, NotFound, require_reason
@@ -76,6 +75,9 @@ class ApplicationView:
     policy_sha256: str | None
     lines: list[LineView]
     version: int
+    #: Other applications' lines claiming the same organisation, clause, subject and year
+    #: (any state), shown to the reviewer; filled when one application is read.
+    other_claims: list[claims.OtherClaim] = field(default_factory=list)
 
     def line(self, clause_id: str, subject_id: str | None = None) -> LineView:
         for line in self.lines:
@@ -84,7 +86,9 @@ class ApplicationView:
         raise KeyError((clause_id, subject_id))
 
 
-def view(app: Application, org: Organisation) -> ApplicationView:
+def view(
+    app: Application, org: Organisation, other_claims: list[claims.OtherClaim] | None = None
+) -> ApplicationView:
     return ApplicationView(
         id=app.id,
         org_id=org.id,
@@ -111,6 +115,7 @@ def view(app: Application, org: Organisation) -> ApplicationView:
             for ln in app.lines
         ],
         version=app.version,
+        other_claims=other_claims or [],
     )
 
 
@@ -275,16 +280,20 @@ def update_draft(
 
 def _pre_approvals(s: Session, app: Application, org: Organisation) -> list[Problem]:
     """Events must reference a prior approval the office gave this organisation, each approval
-    used for one event only (in this application or any other still standing), and given
-    before the event was held."""
+    used for one event only (in this application or any other's line not refused), and given
+    before the event was held. The approvals' rows stay locked until the commit, so two
+    applications citing one at the same moment are checked one after the other (and a unique
+    index on the lines refuses the second in any case)."""
     problems = []
     seen: dict[str, int] = {}
-    for i, event in enumerate(app.facts.get("events") or []):
+    events = app.facts.get("events") or []
+    approvals = claims.lock_pre_approvals(s, (e.get("office_approval_ref") for e in events))
+    for i, event in enumerate(events):
         ref = event.get("office_approval_ref")
         if not ref:
             continue
         where = f"$.events[{i}].office_approval_ref"
-        found = s.scalar(select(PreApproval).where(PreApproval.reference == ref))
+        found = approvals.get(ref)
         if found is None or found.org_id != org.id:
             problems.append(
                 Problem(
@@ -305,16 +314,7 @@ def _pre_approvals(s: Session, app: Application, org: Organisation) -> list[Prob
                 )
             )
         seen[ref] = i
-        used = s.scalar(
-            select(ApplicationLine.application_id)
-            .join(Application, Application.id == ApplicationLine.application_id)
-            .where(
-                ApplicationLine.pre_approval_ref == ref,
-                Application.id != app.id,
-                Application.state != AppState.REJECTED,
-            )
-            .limit(1)
-        )
+        used = claims.cited_elsewhere(s, ref, app.id)
         if used is not None:
             problems.append(
                 Problem(
@@ -362,9 +362,11 @@ def _refresh_lines(s: Session, svc: Services, app: Application, org: Organisatio
             wanted[(clause_id, item.subject)] = (kind, True, engine)
     existing = {(ln.clause_id, ln.subject_id): ln for ln in app.lines}
     refs = {str(e.get("id")): e.get("office_approval_ref") for e in app.facts.get("events") or []}
-    for key, line in existing.items():
-        if key not in wanted:
-            app.lines.remove(line)
+    gone = [line for key, line in existing.items() if key not in wanted]
+    for line in gone:
+        app.lines.remove(line)
+    if gone:  # deleted before any line takes up a pre-approval one of them cited
+        s.flush()
     for (clause_id, subject), (kind, eligible, engine) in wanted.items():
         found = existing.get((clause_id, subject))
         if found is None:
@@ -455,6 +457,7 @@ def _submit_in(
     with s.no_autoflush:  # one UPDATE of the application, not one per query in between
         _refresh_lines(s, svc, app, org)
     s.flush()
+    claims.hold(s, app, org)  # a second open claim of the same thing is refused (409)
     return {
         "at": now,
         "actor": actor.username,
@@ -513,6 +516,7 @@ def reject(svc: Services, actor: Actor, app_id: int, reason: str) -> Application
         for line in app.lines:
             line.decision, line.decided_fen, line.reason = LineDecisionState.REFUSED, 0, reason
         s.flush()
+        claims.hold(s, app, org)  # a rejected application's claims are closed
         audit.record(
             s,
             at=svc.clock(),
@@ -536,6 +540,9 @@ def verify(
         to = _move(app, AppAction.VERIFY, actor)
         for line in app.lines:
             refuse_as_forbidden(Step.VERIFY, actor, line_steps(line))
+        cited = _pre_approvals(s, app, org)  # checked again, under the approvals' row locks
+        if cited:
+            raise Invalid("活动批准文号有误", "event approvals do not match", cited)
         evaluation = _refresh_lines(s, svc, app, org)
         by_key = {(d.clause_id, d.subject_id): d for d in decisions}
         problems: list[Problem] = []
@@ -584,6 +591,7 @@ def verify(
         before = app.state.value
         app.state, app.decided_at, app.decided_by = to, svc.clock(), actor.user_id
         s.flush()
+        claims.hold(s, app, org)  # refused lines' claims close; the others stay open
         audit.record(
             s,
             at=svc.clock(),
@@ -644,10 +652,11 @@ def office_decide(
 
 
 def get(svc: Services, actor: Actor, app_id: int) -> ApplicationView:
+    """One application, with every other claim of the same things (for its reviewer)."""
     with svc.reading() as s:
         app, org = _load(s, app_id)
         require_org(actor, org.id)
-        return view(app, org)
+        return view(app, org, claims.others(s, app))
 
 
 def list_for(

@@ -3,6 +3,7 @@ payments, closing, and budgets."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date
 
 from sqlalchemy import select
@@ -33,7 +34,7 @@ from huiqi.fulfilment.workflow import (
 )
 from huiqi.money import format_yuan
 from huiqi.policy.model import AmountKind
-from huiqi.service import anchors, audit, audit_ledger
+from huiqi.service import anchors, audit, audit_ledger, budgets, claims
 from huiqi.service.actors import Actor, require
 from huiqi.service.duties import check_plan_step
 from huiqi.service.errors import Conflict, Forbidden, Invalid, NotFound
@@ -172,6 +173,11 @@ def approve(svc: Services, actor: Actor, plan_id: int) -> PlanView:
                 "(separation of duties)",
             )
         _write_ledger(svc, s, plan, items, lines, apps)
+        budgets.check_plan(s, plan)  # under the budget rows' locks, with the ledger written
+        _check_pre_approvals(s, lines.values())
+        included = [i.line_id for i in plan.items if i.state is PlanItemState.INCLUDED]
+        settled = s.scalars(select(ApplicationLine).where(ApplicationLine.id.in_(included)))
+        claims.settle(s, settled.all())  # their claims are no longer open
         plan.state, plan.approved_by, plan.approved_at = to, actor.user_id, svc.clock()
         s.flush()
         audit.record(
@@ -190,6 +196,31 @@ def approve(svc: Services, actor: Actor, plan_id: int) -> PlanView:
         )
         anchors.on_commit(s)  # a keyed checkpoint outside the database, once committed
         return view_plan(s, plan)
+
+
+def _check_pre_approvals(s: Session, lines: Iterable[ApplicationLine]) -> None:
+    """Checked once more before paying: each pre-approval a paid line cites (its row locked)
+    is cited by no other line still standing."""
+    cited = {ln.pre_approval_ref: ln for ln in lines if ln.pre_approval_ref}
+    claims.lock_pre_approvals(s, cited)
+    problems = []
+    for ref, line in sorted(cited.items()):
+        other = claims.cited_elsewhere(s, ref, line.application_id)
+        if other is not None:
+            problems.append(
+                Problem(
+                    f"lines[{line.id}]",
+                    ref,
+                    f"批准文号 {ref} 也被申报 #{other} 引用",
+                    f"the approval {ref} is cited by application #{other} as well",
+                )
+            )
+    if problems:
+        raise Conflict(
+            "同一事先批准只能兑现一次，未批准",
+            "one prior approval is paid once only; not approved",
+            problems,
+        )
 
 
 def _write_ledger(
@@ -379,7 +410,8 @@ def set_budget(svc: Services, actor: Actor, *, division: str, year: int, amount_
             ],
         )
     with svc.transaction() as s:
-        budget = s.get(Budget, (division, year))
+        budget = budgets.lock_for_change(s, division, year)
+        budgets.check_change(s, division, year, amount_fen)
         before = None if budget is None else {"amount_fen": budget.amount_fen}
         if budget is None:
             s.add(Budget(division=division, award_year=year, amount_fen=amount_fen))
