@@ -136,9 +136,21 @@ class User(Base):
     display_name: Mapped[str] = mapped_column(String(100))
     org_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"))
     password_hash: Mapped[str | None] = mapped_column(String(255))
+    #: False while an administrator has disabled the user (then ``disabled_at``/``_by`` say
+    #: when and who): its sessions and tokens stop working and it cannot sign in.
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    disabled_at: Mapped[datetime | None]
+    disabled_by: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime]
     roles: Mapped[list[UserRole]] = relationship(cascade="all, delete-orphan", lazy="selectin")
+
+    __table_args__ = (
+        CheckConstraint(
+            "(active AND disabled_at IS NULL AND disabled_by IS NULL)"
+            " OR (NOT active AND disabled_at IS NOT NULL AND disabled_by IS NOT NULL)",
+            name="disabled_says_when_and_by_whom",
+        ),
+    )
 
 
 class UserRole(Base):
@@ -532,7 +544,8 @@ class ApiToken(Base):
 
 
 class LoginFailure(Base):
-    """A failed sign-in, counted per user name and per address for throttling."""
+    """A sign-in attempt not (yet) known to be right, counted per user name and address for
+    the lock-out, per user name for the slowdown and per address (see ``service.auth``)."""
 
     __tablename__ = "login_failures"
 
