@@ -130,6 +130,13 @@ class Organisation(Base):
 
 class User(Base):
     __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint(
+            "(active AND disabled_at IS NULL AND disabled_by IS NULL)"
+            " OR (NOT active AND disabled_at IS NOT NULL AND disabled_by IS NOT NULL)",
+            name="disabled_says_when_and_by_whom",
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
@@ -143,14 +150,6 @@ class User(Base):
     disabled_by: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime]
     roles: Mapped[list[UserRole]] = relationship(cascade="all, delete-orphan", lazy="selectin")
-
-    __table_args__ = (
-        CheckConstraint(
-            "(active AND disabled_at IS NULL AND disabled_by IS NULL)"
-            " OR (NOT active AND disabled_at IS NOT NULL AND disabled_by IS NOT NULL)",
-            name="disabled_says_when_and_by_whom",
-        ),
-    )
 
 
 class UserRole(Base):
