@@ -49,12 +49,6 @@ Svc = Annotated[Services, Depends(_services)]
 Config = Annotated[Settings, Depends(_settings)]
 
 
-def client_address(request: Request) -> str:
-    """The address a request comes from (the proxy's forwarded address when uvicorn trusts
-    the proxy: ``proxy_headers``), as sign-in throttling counts it."""
-    return request.client.host if request.client else "unknown"
-
-
 #: Signing in runs here, not on the request threads: an Argon2 check takes a good fraction
 #: of a second of its own, and a few sign-ins (anyone may try one) must not hold up every
 #: other request while they hash.

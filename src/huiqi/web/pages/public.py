@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from huiqi.service import auth, plans
 from huiqi.service.auth import NotSignedIn, TooManyAttempts
 from huiqi.service.errors import NotFound
-from huiqi.web.deps import SESSION_COOKIE, client_address, get_services, on_sign_in_thread
+from huiqi.web.deps import SESSION_COOKIE, get_services, on_sign_in_thread
 from huiqi.web.pages.common import (
     LANG_COOKIE,
     LOGIN_COOKIE,
@@ -92,7 +92,7 @@ def _login(request: Request, username: str, password: str, login_token: str, nex
             login_token=new_login_token(),
             next=_safe_next(next),
         )
-    address = client_address(request)
+    address = request.client.host if request.client else "unknown"
     try:
         signed = auth.login(get_services(request), username, password, address)
     except (NotSignedIn, TooManyAttempts) as exc:

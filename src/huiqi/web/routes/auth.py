@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request, Response
 from pydantic import Field
 
 from huiqi.service import auth
-from huiqi.web.deps import SESSION_COOKIE, Svc, User, client_address, on_sign_in_thread
+from huiqi.web.deps import SESSION_COOKIE, Svc, User, on_sign_in_thread
 from huiqi.web.types import Body, Id
 
 router = APIRouter(tags=["auth 登录"])
@@ -31,7 +31,7 @@ class Me:
 
 @router.post("/auth/login", summary="登录 / sign in")
 async def login(body: Credentials, request: Request, response: Response, svc: Svc) -> Me:
-    address = client_address(request)
+    address = request.client.host if request.client else "unknown"
     signed = await on_sign_in_thread(
         partial(auth.login, svc, body.username, body.password, address)
     )
