@@ -144,6 +144,21 @@ def test_the_workflow_refuses_the_wrong_role_with_exit_2(database: Path) -> None
     assert result.exit_code == 2 and "wizard" in result.stderr
 
 
+def test_an_administrator_disables_and_enables_a_user_and_lists_its_tokens(
+    database: Path,
+) -> None:
+    ok("user", "add", "admin", "--role", "admin")
+    last = runner.invoke(app, ["user", "disable", "admin", "--as", "admin"])
+    assert last.exit_code == 2 and "最后一位在用的管理员" in last.stderr
+    ok("user", "add", "rui", "--role", "commerce_reviewer", "--as", "admin")
+    assert "已停用 / disabled" in ok("user", "disable", "rui", "--as", "admin")
+    org = ["org", "add", "91431000MA4T123451", "x", "--kind", "cbec_enterprise"]
+    refused = runner.invoke(app, [*org, "--division", "北湖区", "--as", "rui"])
+    assert refused.exit_code == 2 and "rui" in refused.stderr  # a disabled user cannot act
+    assert "没有令牌 / no tokens" in ok("user", "tokens", "rui", "--as", "admin")
+    assert "在用 / active" in ok("user", "enable", "rui")  # the server's command line
+
+
 def test_the_demo_loads_a_year_in_every_state(database: Path) -> None:
     out = ok("demo")
     assert "plan_2025" in out

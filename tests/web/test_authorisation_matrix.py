@@ -82,6 +82,7 @@ ROLES: dict[str, str | None] = {
 }
 OWN = "applicant_of_A"
 OTHER = "applicant_of_B"
+OWN_USER = "alice"
 STAFF_ROLE = {
     Role.COMMERCE_REVIEWER: "commerce_reviewer",
     Role.PLAN_DRAFTER: "plan_drafter",
@@ -201,6 +202,16 @@ RULES: dict[tuple[str, str], Rule] = {
             "org_code": w.org_a_code,
             "password": "a-long-password-1",
         },
+    ),
+    ("GET", "/users"): Rule("every user", roles(Role.ADMIN)),
+    ("POST", "/users/{username}/disable"): Rule(
+        "a user of A", roles(Role.ADMIN), lambda w: {"username": OWN_USER}
+    ),
+    ("POST", "/users/{username}/enable"): Rule(
+        "a user of A", roles(Role.ADMIN), lambda w: {"username": OWN_USER}
+    ),
+    ("GET", "/users/{username}/tokens"): Rule(
+        "tokens of A's applicant", roles(Role.ADMIN), lambda w: {"username": OWN_USER}
     ),
     # applications
     ("GET", "/applications"): Rule("list", SIGNED_IN),

@@ -3,6 +3,7 @@ them."""
 
 from __future__ import annotations
 
+import hashlib
 import statistics
 import time
 from http.cookies import SimpleCookie
@@ -11,7 +12,10 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from .conftest import API, PASSWORD, PDF, Web
+from huiqi.credit_code import complete
+from huiqi.service import auth
+
+from .conftest import API, PASSWORD, PDF, Web, facts_of
 
 SESSION = "huiqi_session"
 
@@ -279,17 +283,36 @@ def test_an_unknown_bearer_token_is_401_even_with_a_valid_session_cookie(web: We
 # -- sign-in throttling and what a failure reveals -----------------------------------------------
 
 
-def test_five_wrong_passwords_lock_the_user_out_even_with_the_right_password(web: Web) -> None:
+def test_five_wrong_passwords_lock_that_address_out_for_that_user_only(web: Web) -> None:
     for _ in range(5):
         wrong = web.client.post(f"{API}/auth/login", json={"username": "alice", "password": "x"})
         assert wrong.status_code == 401
     locked = login(web)
-    assert locked.status_code == 429
+    assert locked.status_code == 429  # the right password too, from this address
     assert locked.headers["content-type"].startswith("application/problem+json")
     assert SESSION not in locked.headers.get("set-cookie", "")
-    assert login(web, user="charlie").status_code == 200  # per user: others sign in as before
+    assert login(web, user="charlie").status_code == 200  # others sign in as before
+    elsewhere = web.client_for(client=("10.20.30.40", 50000))
+    assert login(web, elsewhere).status_code == 200  # so an attacker cannot lock a clerk out
+    assert login(web).status_code == 429  # … nor does her sign-in unlock the attacker's address
     web.clock.advance(minutes=16)
     assert login(web).status_code == 200  # the window has passed
+
+
+def test_failures_from_many_addresses_slow_the_user_down_but_not_a_clean_address(
+    web: Web,
+) -> None:
+    attackers = [web.client_for(client=(f"198.51.100.{n}", 40000)) for n in range(1, 6)]
+    for attacker in attackers:
+        wrong = attacker.post(f"{API}/auth/login", json={"username": "alice", "password": "x"})
+        assert wrong.status_code == 401
+    again = attackers[0].post(f"{API}/auth/login", json={"username": "alice", "password": "x"})
+    assert again.status_code == 429
+    assert "秒后再试" in again.json()["zh"]
+    web.clock.advance(seconds=1)
+    later = attackers[0].post(f"{API}/auth/login", json={"username": "alice", "password": "x"})
+    assert later.status_code == 401  # slowed down, not locked out
+    assert login(web).status_code == 200  # the clerk's own desk never failed: not held
 
 
 def test_four_wrong_passwords_still_let_the_right_one_in(web: Web) -> None:
@@ -396,3 +419,94 @@ def test_changing_another_organisations_application_answers_as_if_it_did_not_exi
             for p in (theirs, missing)
         ]
         assert answers[0].status_code == answers[1].status_code == 404, theirs
+
+
+# -- password changes and disabled users end every session and token --------------------------
+
+
+def test_after_a_password_change_an_old_session_and_token_are_refused_and_mint_nothing(
+    web: Web,
+) -> None:
+    csrf = web.login(web.client, "alice")
+    auth.set_password(web.svc, None, "alice", "a brand new password")
+    assert web.client.get(f"{API}/auth/me").status_code == 401
+    minted = web.client.post(f"{API}/tokens", json={"name": "新"}, headers=web.bearer("alice"))
+    assert minted.status_code == 401
+    by_cookie = web.client.post(
+        f"{API}/tokens", json={"name": "新"}, headers={"X-CSRF-Token": csrf}
+    )
+    assert by_cookie.status_code == 401
+    assert login(web).status_code == 401  # the old password is gone too
+
+
+def test_a_disabled_user_is_signed_out_everywhere_at_once_and_enabling_restores_sign_in(
+    web_any: Web,
+) -> None:
+    web = web_any
+    web.login(web.client, "alice")
+    admin = web.bearer("admin")
+    disabled = web.client.post(f"{API}/users/alice/disable", headers=admin)
+    assert disabled.status_code == 200, disabled.text
+    assert disabled.json()["active"] is False and disabled.json()["disabled_by"] == "admin"
+    assert web.client.get(f"{API}/auth/me").status_code == 401  # the cookie session
+    assert web.client.get(f"{API}/auth/me", headers=web.bearer("alice")).status_code == 401
+    refused = login(web, web.client_for())
+    wrong = web.client.post(f"{API}/auth/login", json={"username": "bob", "password": "nope"})
+    assert refused.status_code == 401 and refused.json() == wrong.json()
+    listed = {
+        u["username"]: u["active"] for u in web.client.get(f"{API}/users", headers=admin).json()
+    }
+    assert listed["alice"] is False and listed["charlie"] is True
+
+    assert web.client.post(f"{API}/users/alice/enable", headers=admin).status_code == 200
+    assert login(web, web.client_for()).status_code == 200
+    assert web.client.get(f"{API}/auth/me", headers=web.bearer("alice")).status_code == 401
+
+
+def test_the_last_administrator_cannot_disable_itself(web: Web) -> None:
+    response = web.client.post(f"{API}/users/admin/disable", headers=web.bearer("admin"))
+    assert response.status_code == 409
+    assert "最后一位" in response.json()["zh"]
+    assert web.client.get(f"{API}/auth/me", headers=web.bearer("admin")).status_code == 200
+
+
+def test_the_administrator_lists_a_users_tokens_but_never_their_secrets(web: Web) -> None:
+    token_id, secret = create_token(web, "alice")
+    response = web.client.get(f"{API}/users/alice/tokens", headers=web.bearer("admin"))
+    assert response.status_code == 200
+    listed = response.json()
+    assert {t["name"] for t in listed} >= {"tests", "to be revoked", "脚本"}
+    assert {"id", "name", "created_at", "revoked", "revoked_at"} == set(listed[0])
+    for known in (secret, web.world.tokens["alice"]):
+        assert known not in response.text
+        assert hashlib.sha256(known.encode()).hexdigest() not in response.text
+    assert any(t["id"] == token_id and not t["revoked"] for t in listed)
+
+
+# -- what "no such organisation" tells an applicant ---------------------------------------------
+
+
+def test_an_applicant_gets_the_same_answer_for_a_registered_and_an_unregistered_credit_code(
+    web: Web,
+) -> None:
+    unregistered = complete("91431000MA4T99999")
+
+    def draft(code: str) -> httpx.Response:
+        body = {
+            "org_code": code,
+            "award_year": 2025,
+            "clauses": ["7.1"],
+            "facts": facts_of(code, "某公司", {"staff_training": {"costs_cny": "5000"}}),
+        }
+        response: httpx.Response = web.client.post(
+            f"{API}/applications", json=body, headers=web.bearer("charlie")
+        )
+        return response
+
+    theirs, nobodys = draft(web.world.org_a_code), draft(unregistered)
+    assert theirs.status_code == nobodys.status_code == 404
+    assert (theirs.json()["zh"], theirs.json()["en"]) == (
+        nobodys.json()["zh"],
+        nobodys.json()["en"],
+    )
+    assert unregistered not in nobodys.text

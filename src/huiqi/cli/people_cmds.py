@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -14,6 +14,9 @@ from huiqi.errors import InputError, Problem
 from huiqi.fulfilment.roles import Role
 from huiqi.money import format_yuan
 from huiqi.service import orgs
+
+if TYPE_CHECKING:
+    from huiqi.service.users import UserView
 
 org_app = typer.Typer(help="单位。 Organisations.", no_args_is_help=True)
 user_app = typer.Typer(help="用户与角色。 Users and roles.", no_args_is_help=True)
@@ -108,6 +111,80 @@ def user_add(
             svc, actor, username=username, display_name=name or username, roles=roles, org_code=org
         )
     out().print(f"{user_id} {username} {', '.join(r.value for r in roles)}", markup=False)
+
+
+AsAdmin = Annotated[
+    str | None,
+    typer.Option("--as", help="管理员；省略即服务器上的命令行 / admin; omitted: the server's CLI"),
+]
+
+
+def _user_line(view: UserView) -> str:
+    state = (
+        "在用 / active"
+        if view.active
+        else f"已停用 / disabled {view.disabled_at} ({view.disabled_by})"
+    )
+    return f"{view.username} {', '.join(view.roles)} · {state}"
+
+
+@user_app.command("disable")
+def user_disable(
+    username: Annotated[str, typer.Argument(help="用户名 / username")],
+    as_user: AsAdmin = None,
+    lang: LangOpt = Lang.zh,
+) -> None:
+    """停用用户：其会话与令牌随即失效，不能登录（最后一位管理员不能停用）。 Disable a user.
+
+    示例 / Example:  huiqi user disable alice --as admin
+    """
+    from huiqi.service import users
+
+    with refuse_bad_input(lang):
+        svc = services()
+        view = users.disable_user(svc, acting(svc, as_user) if as_user else None, username)
+    out().print(_user_line(view), markup=False)
+
+
+@user_app.command("enable")
+def user_enable(
+    username: Annotated[str, typer.Argument(help="用户名 / username")],
+    as_user: AsAdmin = None,
+    lang: LangOpt = Lang.zh,
+) -> None:
+    """重新启用用户（凭原密码登录；原有会话与令牌不恢复）。 Enable a user again.
+
+    示例 / Example:  huiqi user enable alice --as admin
+    """
+    from huiqi.service import users
+
+    with refuse_bad_input(lang):
+        svc = services()
+        view = users.enable_user(svc, acting(svc, as_user) if as_user else None, username)
+    out().print(_user_line(view), markup=False)
+
+
+@user_app.command("tokens")
+def user_tokens(
+    username: Annotated[str, typer.Argument(help="用户名 / username")],
+    as_user: AsOpt,
+    lang: LangOpt = Lang.zh,
+) -> None:
+    """列出用户的访问令牌（名称、创建与撤销时间，不含令牌本身）。 List a user's tokens.
+
+    示例 / Example:  huiqi user tokens alice --as admin
+    """
+    from huiqi.service import auth
+
+    with refuse_bad_input(lang):
+        svc = services()
+        tokens = auth.list_tokens(svc, acting(svc, as_user), username)
+    console = out()
+    for token in tokens:
+        state = f"已撤销 / revoked {token.revoked_at}" if token.revoked else "有效 / live"
+        console.print(f"{token.id} {token.name} · {token.created_at} · {state}", markup=False)
+    if not tokens:
+        console.print(f"{username}: 没有令牌 / no tokens", markup=False)
 
 
 # -- audit ----------------------------------------------------------------------------

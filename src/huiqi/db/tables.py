@@ -153,6 +153,11 @@ class User(Base):
             "body IN (" + ", ".join(repr(b.value) for b in Body) + ")", name="body_known"
         ),
         CheckConstraint("(body = 'applicant') = (org_id IS NOT NULL)", name="org_for_applicants"),
+        CheckConstraint(
+            "(active AND disabled_at IS NULL AND disabled_by IS NULL)"
+            " OR (NOT active AND disabled_at IS NOT NULL AND disabled_by IS NOT NULL)",
+            name="disabled_says_when_and_by_whom",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -160,7 +165,11 @@ class User(Base):
     display_name: Mapped[str] = mapped_column(String(100))
     org_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"))
     password_hash: Mapped[str | None] = mapped_column(String(255))
+    #: False while an administrator has disabled the user (then ``disabled_at``/``_by`` say
+    #: when and who): its sessions and tokens stop working and it cannot sign in.
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    disabled_at: Mapped[datetime | None]
+    disabled_by: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime]
     body: Mapped[str] = mapped_column(String(16))  # a duties.Body value
     roles: Mapped[list[UserRole]] = relationship(
@@ -619,7 +628,8 @@ class ApiToken(Base):
 
 
 class LoginFailure(Base):
-    """A failed sign-in, counted per user name and per address for throttling."""
+    """A sign-in attempt not (yet) known to be right, counted per user name and address for
+    the lock-out, per user name for the slowdown and per address (see ``service.auth``)."""
 
     __tablename__ = "login_failures"
 

@@ -67,6 +67,11 @@ def require(actor: Actor, *roles: Role) -> None:
         raise Forbidden(f"此操作需要以下角色之一：{zh}", f"this needs one of the roles: {en}")
 
 
+def _hidden() -> NotFound:
+    """ "Not found", saying nothing of what was asked for."""
+    return NotFound("未找到该记录", "not found")
+
+
 def require_org(actor: Actor, org_id: int, *, write: bool = False) -> None:
     """Applicants see and change only their own organisation; auditors only read."""
     if actor.has(Role.APPLICANT) and actor.org_id == org_id:
@@ -74,9 +79,18 @@ def require_org(actor: Actor, org_id: int, *, write: bool = False) -> None:
     if actor.has(Role.APPLICANT) and not actor.roles & STAFF:
         # An applicant asking about another organisation learns nothing, not even that it
         # exists: reading and writing alike get "not found".
-        raise NotFound("未找到该记录", "not found")
+        raise _hidden()
     if write:
         raise Forbidden("只能修改本单位的数据", "you may change only your own organisation's data")
     if actor.roles & (STAFF - {Role.ADMIN}):
         return
-    raise NotFound("未找到该记录", "not found")
+    raise _hidden()
+
+
+def unknown_org(actor: Actor | None, code: str) -> NotFound:
+    """No organisation has this credit code. Staff (and the server's command line, ``actor``
+    None) are told so; anyone else gets the answer :func:`require_org` gives for another
+    organisation's records, so nobody outside the staff learns which codes are registered."""
+    if actor is None or actor.roles & STAFF:
+        return NotFound(f"未登记的单位 {code}", f"no organisation {code}")
+    return _hidden()

@@ -34,7 +34,7 @@ from huiqi.fulfilment.workflow import APPLICATION, AppAction, AppState, InvalidT
 from huiqi.policy import PolicyPackage
 from huiqi.policy.model import AmountKind
 from huiqi.service import audit, claims
-from huiqi.service.actors import Actor, require, require_org
+from huiqi.service.actors import Actor, require, require_org, unknown_org
 from huiqi.service.duties import line_steps, refuse_as_forbidden
 from huiqi.service.errors import Conflict, Forbidden, Invalid, NotFound, require_reason
 from huiqi.service.records import (
@@ -214,7 +214,7 @@ def _new_draft(
 ) -> tuple[Application, Organisation]:
     org = s.scalar(_ORG_BY_CODE, {"code": org_code})
     if org is None:
-        raise NotFound(f"未登记的单位 {org_code}", f"no organisation {org_code}")
+        raise unknown_org(actor, org_code)
     require_org(actor, org.id, write=True)
     app = Application(
         org_id=org.id,

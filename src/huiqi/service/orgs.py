@@ -102,14 +102,6 @@ def add_org(
         return view_org(org)
 
 
-def get_org(svc: Services, code: str) -> OrgView:
-    with svc.reading() as s:
-        org = s.scalar(select(Organisation).where(Organisation.credit_code == code))
-        if org is None:
-            raise NotFound(f"未登记的单位 {code}", f"no organisation {code}")
-        return view_org(org)
-
-
 def add_user(
     svc: Services,
     actor: Actor | None,

@@ -40,7 +40,7 @@ from huiqi.facts.model import Recognition as Level
 from huiqi.fulfilment.roles import Role
 from huiqi.money import format_yuan
 from huiqi.service import audit
-from huiqi.service.actors import Actor, require, require_org
+from huiqi.service.actors import Actor, require, require_org, unknown_org
 from huiqi.service.errors import Conflict, Invalid, NotFound
 from huiqi.service.uow import Services
 
@@ -93,10 +93,12 @@ def plain(view: Any) -> dict[str, Any]:
     }
 
 
-def org_by_code(s: Session, code: str) -> Organisation:
+def org_by_code(s: Session, code: str, actor: Actor) -> Organisation:
+    """The organisation with this credit code; "not found" worded for ``actor``
+    (:func:`~huiqi.service.actors.unknown_org`)."""
     org = s.scalar(select(Organisation).where(Organisation.credit_code == code))
     if org is None:
-        raise NotFound(f"未登记的单位 {code}", f"no organisation {code}")
+        raise unknown_org(actor, code)
     return org
 
 
@@ -181,7 +183,7 @@ def record_recognition(
     if problems or kind_value is None:
         raise Invalid("认定信息有误", "bad recognition details", problems)
     with svc.transaction() as s:
-        org = org_by_code(s, org_code)
+        org = org_by_code(s, org_code, actor)
         duplicate = s.scalar(
             select(Recognition).where(
                 Recognition.org_id == org.id,
@@ -224,7 +226,7 @@ def recognitions_of(
     """The organisation's recognitions in force on ``on`` (default: today)."""
     day = on or svc.clock().date()
     with svc.reading() as s:
-        org = org_by_code(s, org_code)
+        org = org_by_code(s, org_code, actor)
         if not actor.has(Role.ADMIN):
             require_org(actor, org.id)
         rows = s.scalars(
@@ -452,7 +454,7 @@ def record_pre_approval(
         raise Invalid("事先批准信息有误", "bad pre-approval details", problems)
     duplicate = Conflict(f"批准文号 {reference} 已登记", f"reference {reference} is recorded")
     with svc.transaction() as s:
-        org = org_by_code(s, org_code)
+        org = org_by_code(s, org_code, actor)
         if s.scalar(select(PreApproval).where(PreApproval.reference == reference)) is not None:
             raise duplicate
         row = PreApproval(
@@ -544,7 +546,7 @@ def record_other_award(
         raise Invalid("其他政策奖补信息有误", "bad other-policy award", problems)
     provenance = {"document_no": document_no, "note": note, "recorded_by": actor.username}
     with svc.transaction() as s:
-        org = org_by_code(s, org_code)
+        org = org_by_code(s, org_code, actor)
         row = OtherPolicyAward(
             org_id=org.id,
             policy=policy,
@@ -625,7 +627,7 @@ def list_dishonest(
     if problems:
         raise Invalid("失信名单信息有误", "bad dishonesty listing", problems)
     with svc.transaction() as s:
-        org = org_by_code(s, org_code)
+        org = org_by_code(s, org_code, actor)
         for other in s.scalars(select(DishonestyListing).where(DishonestyListing.org_id == org.id)):
             if _overlaps(other.listed_on, other.removed_on, listed_on, removed_on):
                 raise Conflict(
@@ -711,7 +713,7 @@ def lift_listing(
 def listings_of(svc: Services, actor: Actor, org_code: str) -> list[ListingView]:
     """Every listing of the organisation, past and present."""
     with svc.reading() as s:
-        org = org_by_code(s, org_code)
+        org = org_by_code(s, org_code, actor)
         require_org(actor, org.id)
         rows = s.scalars(
             select(DishonestyListing)

@@ -37,9 +37,9 @@ class RateLimitError(Exception):
 
 
 def client_address(request: Request) -> str:
-    """The address a request is counted under: the peer of the connection. (Behind a
-    reverse proxy every request has the proxy's address; reading a forwarded address
-    from trusted proxies belongs here, and only here.)"""
+    """The address a request is counted under (rate limits, sign-in throttling): the peer of
+    the connection, or — when the peer is one of ``HUIQI_TRUSTED_PROXIES`` — the client it
+    forwarded for (the app's outermost layer rewrites the peer; see ``huiqi.web.app``)."""
     return request.client.host if request.client else "unknown"
 
 

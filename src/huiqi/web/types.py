@@ -15,6 +15,8 @@ MAX_ID = 2_147_483_647
 MAX_FEN = 10**15
 
 Id = Annotated[int, Path(ge=1, le=MAX_ID)]
+USERNAME = r"^[A-Za-z0-9_.-]+$"
+Username = Annotated[str, Path(min_length=1, max_length=64, pattern=USERNAME)]
 YearQ = Annotated[int | None, Query(ge=1900, le=2200, description="奖补年度 / award year")]
 LimitQ = Annotated[int, Query(ge=1, le=500, description="每页条数 / page size")]
 OffsetQ = Annotated[int, Query(ge=0, le=MAX_ID, description="跳过条数 / offset")]

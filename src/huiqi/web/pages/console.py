@@ -34,7 +34,7 @@ from huiqi.fulfilment.workflow import AppState, PlanState
 from huiqi.service import audit, queries
 from huiqi.service.actors import Actor, require
 from huiqi.web.deps import get_services
-from huiqi.web.pages import console_plans, console_review
+from huiqi.web.pages import console_plans, console_review, console_users
 from huiqi.web.pages.common import lang_of, render
 from huiqi.web.pages.console_common import READERS, login_redirect, page_staff
 from huiqi.web.types import MAX_ID
@@ -42,6 +42,7 @@ from huiqi.web.types import MAX_ID
 router = APIRouter(include_in_schema=False)
 router.include_router(console_review.router)
 router.include_router(console_plans.router)
+router.include_router(console_users.router)
 
 
 @dataclass(frozen=True)
@@ -217,6 +218,7 @@ def work_queue(request: Request) -> Response:
         roles=roles,
         read_only=actor.has(Role.AUDITOR) and not actor.roles & (READERS - {Role.AUDITOR}),
         is_reader=bool(actor.roles & READERS),
+        is_admin=actor.has(Role.ADMIN),
     )
 
 

@@ -22,7 +22,7 @@ from huiqi.web.pages.common import (
     redirect,
     render,
 )
-from huiqi.web.throttle import limit_objection
+from huiqi.web.throttle import client_address, limit_objection
 from huiqi.web.types import Id
 
 STATIC = Path(__file__).parent.parent / "static"
@@ -106,7 +106,7 @@ def _login(request: Request, username: str, password: str, login_token: str, nex
             login_token=new_login_token(),
             next=_safe_next(next),
         )
-    address = request.client.host if request.client else "unknown"
+    address = client_address(request)
     try:
         signed = auth.login(get_services(request), username, password, address)
     except (NotSignedIn, TooManyAttempts) as exc:

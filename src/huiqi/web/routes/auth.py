@@ -12,6 +12,7 @@ from pydantic import Field
 from huiqi.service import auth
 from huiqi.web.deps import SESSION_COOKIE, Svc, User, on_sign_in_thread
 from huiqi.web.exact import ExactRoute
+from huiqi.web.throttle import client_address
 from huiqi.web.types import Body, Id
 
 router = APIRouter(tags=["auth 登录"], route_class=ExactRoute)
@@ -32,7 +33,7 @@ class Me:
 
 @router.post("/auth/login", summary="登录 / sign in")
 async def login(body: Credentials, request: Request, response: Response, svc: Svc) -> Me:
-    address = request.client.host if request.client else "unknown"
+    address = client_address(request)
     signed = await on_sign_in_thread(
         partial(auth.login, svc, body.username, body.password, address)
     )

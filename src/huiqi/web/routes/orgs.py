@@ -8,11 +8,12 @@ from fastapi import APIRouter, Query
 from pydantic import Field
 
 from huiqi.fulfilment.roles import Role
-from huiqi.service import auth, orgs, queries
+from huiqi.service import auth, orgs, queries, users
 from huiqi.service.orgs import OrgView
+from huiqi.service.users import UserView
 from huiqi.web.deps import Svc, User
 from huiqi.web.exact import ExactRoute
-from huiqi.web.types import Body, LimitQ, OffsetQ
+from huiqi.web.types import USERNAME, Body, LimitQ, OffsetQ, Username
 
 router = APIRouter(tags=["organisations 单位与用户"], route_class=ExactRoute)
 
@@ -55,7 +56,7 @@ def add_org(body: NewOrg, svc: Svc, actor: User) -> OrgView:
 
 
 class NewUser(Body):
-    username: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+    username: str = Field(min_length=1, max_length=64, pattern=USERNAME)
     display_name: str = Field(min_length=1, max_length=100)
     roles: list[Role] = Field(min_length=1, max_length=8)
     org_code: str | None = Field(default=None, max_length=18)
@@ -75,3 +76,30 @@ def add_user(body: NewUser, svc: Svc, actor: User) -> dict[str, int]:
         password_hash=digest,
     )
     return {"id": user_id}
+
+
+@router.get("/users", summary="用户列表（管理员） / users (admin)")
+def list_users(svc: Svc, actor: User) -> list[UserView]:
+    return users.list_users(svc, actor)
+
+
+@router.post(
+    "/users/{username}/disable",
+    summary="停用用户，其会话与令牌随即失效（管理员） / disable a user: its sessions and "
+    "tokens end at once (admin)",
+)
+def disable_user(username: Username, svc: Svc, actor: User) -> UserView:
+    return users.disable_user(svc, actor, username)
+
+
+@router.post("/users/{username}/enable", summary="启用用户（管理员） / enable a user (admin)")
+def enable_user(username: Username, svc: Svc, actor: User) -> UserView:
+    return users.enable_user(svc, actor, username)
+
+
+@router.get(
+    "/users/{username}/tokens",
+    summary="用户的访问令牌，不含令牌本身（管理员） / a user's tokens, never the secret (admin)",
+)
+def list_tokens(username: Username, svc: Svc, actor: User) -> list[auth.TokenView]:
+    return auth.list_tokens(svc, actor, username)
