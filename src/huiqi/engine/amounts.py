@@ -177,7 +177,8 @@ def apply_once(ctx: Context, once: Once, amount: int, subject: str) -> tuple[int
 def apply_overlap(ctx: Context, amount: int, subjects: set[str]) -> tuple[int, Node | None]:
     """从优不重复: pay only what this policy offers beyond what another already paid."""
     assert ctx.clause is not None
-    others = ctx.other_awards(ctx.clause.id, subjects)
+    one_time = ctx.clause.one_time_subject
+    others = ctx.other_awards(ctx.clause.id, subjects, any_year=one_time)
     if not others:
         return amount, None
     received = sum(yuan_to_fen(a.amount_cny) for a in others)
@@ -186,6 +187,17 @@ def apply_overlap(ctx: Context, amount: int, subjects: set[str]) -> tuple[int, N
         "overlap",
         {
             "policies": [a.policy for a in others],
+            "awards": [
+                {
+                    "policy": a.policy,
+                    "year": a.award_year,
+                    "subject": a.subject_id or ctx.applicant_code,
+                    "amount": money(yuan_to_fen(a.amount_cny)),
+                }
+                for a in sorted(others, key=lambda a: (a.award_year, a.policy))
+            ],
+            "one_time": one_time,
+            "year": ctx.year,
             "received": money(received),
             "before": money(amount),
             "after": money(after),

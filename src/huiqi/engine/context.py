@@ -189,12 +189,16 @@ class Context:
             and (not same_year or award.award_year == self.year)
         ]
 
-    def other_awards(self, clause_id: str, subjects: set[str]) -> list[OtherPolicyAward]:
+    def other_awards(
+        self, clause_id: str, subjects: set[str], any_year: bool
+    ) -> list[OtherPolicyAward]:
+        """Another policy's awards for these subjects of the clause: of the award year, or of
+        any year for a one-time subject (``any_year``, interpretations E)."""
         code = self.applicant_code
         return [
             award
             for award in self.facts.other_policy_awards
             if award.clause == clause_id
-            and award.award_year == self.year
+            and (any_year or award.award_year == self.year)
             and (award.subject_id or code) in subjects
         ]

@@ -148,7 +148,20 @@ def line(node: Node, lang: str) -> str | None:
         return msg(
             k,
             lang,
-            policies="、".join(a["policies"]),
+            awards=("；" if lang == "zh" else "; ").join(
+                msg(
+                    "overlap.award",
+                    lang,
+                    policy=w["policy"],
+                    year=w["year"],
+                    subject=w["subject"],
+                    amount=value(w["amount"], lang),
+                )
+                for w in a["awards"]
+            ),
+            years=msg(
+                "overlap.any_year" if a["one_time"] else "overlap.same_year", lang, year=a["year"]
+            ),
             received=value(a["received"], lang),
             before=value(a["before"], lang),
             after=value(a["after"], lang),

@@ -294,6 +294,15 @@ class Clause(_Spec):
         return self
 
     @cached_property
+    def one_time_subject(self) -> bool:
+        """Is the clause's subject paid once (a store, a centre, a base, an enterprise's
+        one-time award) rather than every year? For such a subject 从优不重复 counts another
+        policy's award for it in any year, not only the award year (interpretations E)."""
+        return self.once is Once.EVER or any(
+            cap.per is CapPer.ITEM and cap.period is CapPeriod.POLICY_LIFE for cap in self.caps
+        )
+
+    @cached_property
     def kind(self) -> AmountKind:
         if self.tiers is not None:
             return self.tiers[0].amount.kind
