@@ -86,7 +86,14 @@ def _component(ctx: Context, part: Component, item: Any) -> tuple[int, Node]:
     if part.days is not None:
         days, basis, period = _days(ctx, part.days, item)
         exact = exact * days / basis
-        args.update(days=days, basis=basis, period=period)
+        args.update(days=days, basis=basis, period=period, year=ctx.year)
+        if not days:
+            # No day of the period falls in the award year: say so, not "0 days (2025-01-01
+            # to 2023-08-22)".
+            begin, end = ctx.raw(part.days.from_, item), ctx.raw(part.days.to, item)
+            args.update(
+                outside=[begin.isoformat() if begin else None, end.isoformat() if end else None]
+            )
     fen = round_half_up(exact)
     args.update(exact=qty(exact / 100, "cny"), amount=money(fen))
     return fen, Node("amount.rate", args)

@@ -82,7 +82,17 @@ def line(node: Node, lang: str) -> str | None:
         k = "cond.compare.missing"
     if k == "amount.rate":
         days = ""
-        if "days" in a:
+        if "outside" in a:
+            start, end = a["outside"]
+            days = msg(
+                "amount.rate.days.outside",
+                lang,
+                start=start or msg("value.missing", lang),
+                end=end or msg("amount.rate.days.open", lang),
+                year=a["year"],
+                basis=a["basis"],
+            )
+        elif "days" in a:
             start, end = a["period"]
             days = msg(
                 "amount.rate.days", lang, days=a["days"], start=start, end=end, basis=a["basis"]
