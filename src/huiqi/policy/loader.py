@@ -58,7 +58,9 @@ def _read(path: Path, root: Path, problems: list[PackageProblem]) -> Any:
         reason = describe_error(exc)
         clause = path.stem if path.parent.name == "clauses" else None
         problems.append(
-            PackageProblem(rel, clause, str(exc.key), f"键重复：{reason}", f"repeated key: {reason}")
+            PackageProblem(
+                rel, clause, str(exc.key), f"键重复：{reason}", f"repeated key: {reason}"
+            )
         )
         return None
     except (yaml.YAMLError, UnicodeDecodeError, ArithmeticError) as exc:

@@ -271,7 +271,7 @@ class Parameter(_Spec):
         nulls = [when for when, value in data["values"].items() if value is None]
         if not nulls:
             return data
-        if len(nulls) > 1 or "ends" in data:
+        if len(nulls) > 1 or data.get("ends") is not None:
             raise ValueError("a parameter ends once: one 'null' value")
         values = {when: v for when, v in data["values"].items() if v is not None}
         return {**data, "values": values, "ends": nulls[0]}
