@@ -5,6 +5,7 @@ loans outside the award year."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from datetime import date
@@ -171,3 +172,36 @@ def test_both_engines_agree_that_an_ended_clause_is_not_in_force() -> None:
     rows = columnar(to_population(facts), package).rows.sort("award_year")
     assert rows[eligible_col("7.1")].to_list() == [True, False]
     assert rows[fen_col("7.1")].to_list() == [3_000_000, None]
+
+
+def test_every_clause_names_who_it_is_for_and_the_words_that_ground_it() -> None:
+    """Issue 15.3: the kinds and a quote from the text, shown by ``huiqi clauses``."""
+    from .test_cli import run
+
+    package = load_package(DEFAULT_POLICY)
+    source = re.sub(r"\s+", "", package.source_text)
+    for clause in package.clauses.values():
+        assert clause.applicants and clause.applicants_quote, clause.id
+        assert re.sub(r"\s+", "", clause.applicants_quote) in source, clause.id
+    assert package.clauses["4.2"].applicants_quote.endswith("的跨境电商企业")
+    assert package.clauses["7.3"].applicants_quote == "对跨境电子商务企业引进"
+    code, out, _ = run("clauses", "--format", "json")
+    assert code == 0
+    shown = {c["id"]: c for c in json.loads(out)["clauses"]}
+    assert shown["6.2"]["applicants"] == ["cbec_enterprise", "service_enterprise"]
+    assert shown["7.3"]["applicants_quote"] == "对跨境电子商务企业引进"
+    code, out, _ = run("clauses")
+    assert code == 0 and "申报主体（依据）" in out
+
+
+def test_clauses_worded_alike_are_read_alike() -> None:
+    """5.2a, 5.2b and 6.2 ("……的企业" under a heading naming 跨境电商企业): one switch."""
+    package = load_package(DEFAULT_POLICY)
+    for cid in ("5.2a", "5.2b", "6.2"):
+        clause = package.clauses[cid]
+        assert clause.applicants == ["cbec_enterprise", "service_enterprise"], cid
+        switched = [c for c in clause.conditions if c.fact == "applicant.kind"]
+        assert len(switched) == 1, cid
+        for_kinds = switched[0].for_kinds
+        assert for_kinds is not None and not isinstance(for_kinds, list)
+        assert for_kinds.switch == "enterprise_reading", cid
