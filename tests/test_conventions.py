@@ -156,7 +156,7 @@ def test_every_parameter_has_a_unit_a_bilingual_label_and_a_citation() -> None:
         for name, param in params:
             assert param.unit is not None, name
             assert param.label.zh.strip() and param.label.en.strip(), name
-            assert (param.quote or "").strip() or (param.reference or "").strip(), name
+            assert (param.quote or "").strip() or param.reference is not None, name
             assert param.values, name
 
 

@@ -90,6 +90,7 @@ def test_a_clause_over_events_reads_the_filter_and_the_conditions(chenzhou: Poli
     assert found == {
         "events.id",
         "events.kind",
+        "events.held_date",  # held in the award year (issue 15.4)
         "events.office_approval_ref",
         "events.participants",
     }

@@ -271,3 +271,36 @@ def test_a_usd_threshold_met_through_cny_at_the_years_rate_is_compared_exactly(y
     results = evaluate(to_population(facts), factgen.package()).rows.sort("row_id")
     assert results[eligible_col("4.2")].to_list() == [False, True, True]
     _same(facts, lambda _year: factgen.package())
+
+
+def _overlapped(year: int, other_year: int) -> Facts:
+    """A service enterprise with a store, a distribution centre and staff training, each of
+    which another policy paid for in ``other_year``."""
+    data = factgen.base_facts("service_enterprise", year)
+    data["stores"] = [
+        {"id": "S1", "kind": "o2o_experience", "area_m2": Decimal("600"), "located_locally": True}
+    ]
+    data["distribution_centre"] = {"id": "DC1", "main_builder": True}
+    data["staff_training"] = {"costs_cny": Decimal("100000.00")}
+    award = {"policy": "其他政策", "award_year": other_year}
+    data["other_policy_awards"] = [
+        {**award, "clause": "4.4a", "subject_id": "S1", "amount_cny": Decimal("200000.00")},
+        {**award, "clause": "5.1", "subject_id": "DC1", "amount_cny": Decimal("400000.00")},
+        {**award, "clause": "7.1", "amount_cny": Decimal("10000.00")},
+    ]
+    return Facts.model_validate(data)
+
+
+def test_another_policys_award_for_a_one_time_subject_counts_in_any_year_in_both_engines() -> None:
+    """从优不重复 (interpretations E): a store or a centre another policy paid for in an earlier
+    year is paid only the difference; a yearly award (7.1 training) is reduced only by the
+    same year's. Both engines, every award year."""
+    years = [y for y in factgen.award_years() if y > min(factgen.award_years())]
+    facts = [_overlapped(y, y - 1) for y in years] + [_overlapped(y, y) for y in years]
+    _same(facts, lambda _year: factgen.package())
+    rows = evaluate(to_population(facts), factgen.package()).rows.sort("row_id")
+    n = len(years)
+    assert rows[fen_col("4.4a")].to_list() == [30_000_000] * (2 * n)
+    assert rows[fen_col("5.1")].to_list() == [60_000_000] * (2 * n)
+    # training: 30% of 100,000 = 30,000; last year's 10,000 does not count, this year's does
+    assert rows[fen_col("7.1")].to_list() == [3_000_000] * n + [2_000_000] * n

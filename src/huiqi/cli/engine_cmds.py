@@ -243,15 +243,25 @@ def clauses(
         ("条款", "Clause"),
         ("名称", "Title"),
         ("类型", "Kind"),
+        ("申报主体（依据）", "For (grounds)"),
         ("原文", "Text"),
         ("参数（" + str(on) + "）", "Parameters (" + str(on) + ")"),
     ):
         table.add_column(title[0] if lg == "zh" else title[1])
+    kinds = package.policy.applicant_kinds
     for clause in ordered:
         params = "\n".join(
             f"{p.label(lg)}：{param_value(p, on)}" for p in clause.parameters.values()
         )
-        table.add_row(clause.id, clause.title(lg), _kind(clause.kind, lg), clause.text, params)
+        applicants = "、".join(kinds[k](lg) for k in clause.applicants if k in kinds)
+        table.add_row(
+            clause.id,
+            clause.title(lg),
+            _kind(clause.kind, lg),
+            f"{applicants}\n“{clause.applicants_quote}”",
+            clause.text,
+            params,
+        )
     console.print(table)
 
 

@@ -86,7 +86,14 @@ def _component(ctx: Context, part: Component, item: Any) -> tuple[int, Node]:
     if part.days is not None:
         days, basis, period = _days(ctx, part.days, item)
         exact = exact * days / basis
-        args.update(days=days, basis=basis, period=period)
+        args.update(days=days, basis=basis, period=period, year=ctx.year)
+        if not days:
+            # No day of the period falls in the award year: say so, not "0 days (2025-01-01
+            # to 2023-08-22)".
+            begin, end = ctx.raw(part.days.from_, item), ctx.raw(part.days.to, item)
+            args.update(
+                outside=[begin.isoformat() if begin else None, end.isoformat() if end else None]
+            )
     fen = round_half_up(exact)
     args.update(exact=qty(exact / 100, "cny"), amount=money(fen))
     return fen, Node("amount.rate", args)
@@ -177,7 +184,8 @@ def apply_once(ctx: Context, once: Once, amount: int, subject: str) -> tuple[int
 def apply_overlap(ctx: Context, amount: int, subjects: set[str]) -> tuple[int, Node | None]:
     """从优不重复: pay only what this policy offers beyond what another already paid."""
     assert ctx.clause is not None
-    others = ctx.other_awards(ctx.clause.id, subjects)
+    one_time = ctx.clause.one_time_subject
+    others = ctx.other_awards(ctx.clause.id, subjects, any_year=one_time)
     if not others:
         return amount, None
     received = sum(yuan_to_fen(a.amount_cny) for a in others)
@@ -186,6 +194,17 @@ def apply_overlap(ctx: Context, amount: int, subjects: set[str]) -> tuple[int, N
         "overlap",
         {
             "policies": [a.policy for a in others],
+            "awards": [
+                {
+                    "policy": a.policy,
+                    "year": a.award_year,
+                    "subject": a.subject_id or ctx.applicant_code,
+                    "amount": money(yuan_to_fen(a.amount_cny)),
+                }
+                for a in sorted(others, key=lambda a: (a.award_year, a.policy))
+            ],
+            "one_time": one_time,
+            "year": ctx.year,
             "received": money(received),
             "before": money(amount),
             "after": money(after),

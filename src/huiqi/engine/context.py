@@ -20,7 +20,10 @@ Value = Fraction | bool | str | date | None
 
 
 def param_value(param: Parameter, on: date) -> Decimal | None:
-    """The value in force on ``on``: the last one dated on or before it."""
+    """The value in force on ``on``: the last one dated on or before it (None: none yet, or
+    the parameter has ended)."""
+    if param.ends is not None and param.ends <= on:
+        return None
     best: date | None = None
     for when in param.values:
         if when <= on and (best is None or when > best):
@@ -29,20 +32,19 @@ def param_value(param: Parameter, on: date) -> Decimal | None:
 
 
 class NoValueError(InputError):
-    """A dated parameter with no value yet on the date asked (e.g. an LPR before 2019-08-20)."""
+    """A dated parameter with no value on the date asked: none yet (an LPR before 2019-08-20)
+    or none any more (``ended``: the date a ``null`` value ended it)."""
 
-    def __init__(self, name: str, when: date, label: dict[str, str]) -> None:
-        super().__init__(
-            [
-                Problem(
-                    f"parameter {name}",
-                    MISSING,
-                    f"参数 {name} 在 {when} 尚无生效值",
-                    f"parameter {name} has no value on {when}",
-                )
-            ]
+    def __init__(
+        self, name: str, when: date, label: dict[str, str], ended: date | None = None
+    ) -> None:
+        zh, en = (
+            (f"参数 {name} 在 {when} 尚无生效值", f"parameter {name} has no value on {when}")
+            if ended is None
+            else (f"参数 {name} 自 {ended} 起停止适用", f"parameter {name} ended on {ended}")
         )
-        self.name, self.when, self.label = name, when, label
+        super().__init__([Problem(f"parameter {name}", MISSING, zh, en)])
+        self.name, self.when, self.label, self.ended = name, when, label, ended
 
 
 @lru_cache(maxsize=1024)
@@ -103,7 +105,7 @@ class Context:
         when = on or self.reference_date
         value = param_value(spec, when)
         if value is None:
-            raise NoValueError(name, when, spec.label.both)
+            raise NoValueError(name, when, spec.label.both, spec.ended_on(when))
         return value
 
     def param_spec(self, name: str) -> Parameter:
@@ -189,12 +191,16 @@ class Context:
             and (not same_year or award.award_year == self.year)
         ]
 
-    def other_awards(self, clause_id: str, subjects: set[str]) -> list[OtherPolicyAward]:
+    def other_awards(
+        self, clause_id: str, subjects: set[str], any_year: bool
+    ) -> list[OtherPolicyAward]:
+        """Another policy's awards for these subjects of the clause: of the award year, or of
+        any year for a one-time subject (``any_year``, interpretations E)."""
         code = self.applicant_code
         return [
             award
             for award in self.facts.other_policy_awards
             if award.clause == clause_id
-            and award.award_year == self.year
+            and (any_year or award.award_year == self.year)
             and (award.subject_id or code) in subjects
         ]

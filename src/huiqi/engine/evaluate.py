@@ -185,6 +185,58 @@ def _gate(ctx: Context, scope: Node) -> _Gate:
 def _clause(ctx: Context, clause: Clause, gate: _Gate) -> ClauseResult:
     ctx.clause = clause
     ctx.switches_used = set()
+    ended = [
+        (name, spec, when)
+        for name, spec in sorted(clause.parameters.items())
+        if (when := spec.ended_on(ctx.reference_date)) is not None
+    ]
+    if ended:
+        name, spec, when = ended[0]
+        return _not_in_force(ctx, clause, gate, name, spec.label.both, when)
+    try:
+        return _clause_in_force(ctx, clause, gate)
+    except NoValueError as missing:
+        if missing.ended is None:
+            raise
+        return _not_in_force(ctx, clause, gate, missing.name, missing.label, missing.ended)
+
+
+def _not_in_force(
+    ctx: Context, clause: Clause, gate: _Gate, name: str, label: dict[str, str], ended: Any
+) -> ClauseResult:
+    """A clause one of whose parameters a ``null`` value ended: not in force, and said why."""
+    node = Node(
+        "clause.ended",
+        {"label": label, "name": name, "ended": ended.isoformat(), "year": ctx.year},
+        False,
+    )
+    root = Node(
+        "clause",
+        {
+            "id": clause.id,
+            "title": clause.title.both,
+            "kind": clause.kind.value,
+            "amount": None,
+            "text": clause.text,
+        },
+        False,
+        (gate.scope_summary, node),
+    )
+    return ClauseResult(
+        clause_id=clause.id,
+        title=clause.title.both,
+        kind=clause.kind,
+        eligible=False,
+        amount_fen=None,
+        tier=None,
+        items=(),
+        needs_office_approval=clause.needs_office_approval,
+        switches={},
+        explanation=root,
+    )
+
+
+def _clause_in_force(ctx: Context, clause: Clause, gate: _Gate) -> ClauseResult:
     plan = _plan(ctx.package, clause)
     kind_ok = gate.kind in clause.applicants
     kind_node = Node("cond.kind", {"value": gate.kind_label, "allowed": plan.allowed}, kind_ok)
@@ -317,6 +369,8 @@ def _subject(
     try:
         raw = raw_amount(ctx, amount_spec, item) if eligible and amount_spec else None
     except NoValueError as missing:
+        if missing.ended is not None:
+            raise
         # A rate that did not exist yet on the subject's date (a loan drawn before the LPR
         # began): this subject cannot be paid, the others still can.
         eligible, raw = False, None

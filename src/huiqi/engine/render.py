@@ -82,7 +82,17 @@ def line(node: Node, lang: str) -> str | None:
         k = "cond.compare.missing"
     if k == "amount.rate":
         days = ""
-        if "days" in a:
+        if "outside" in a:
+            start, end = a["outside"]
+            days = msg(
+                "amount.rate.days.outside",
+                lang,
+                start=start or msg("value.missing", lang),
+                end=end or msg("amount.rate.days.open", lang),
+                year=a["year"],
+                basis=a["basis"],
+            )
+        elif "days" in a:
             start, end = a["period"]
             days = msg(
                 "amount.rate.days", lang, days=a["days"], start=start, end=end, basis=a["basis"]
@@ -148,7 +158,20 @@ def line(node: Node, lang: str) -> str | None:
         return msg(
             k,
             lang,
-            policies="、".join(a["policies"]),
+            awards=("；" if lang == "zh" else "; ").join(
+                msg(
+                    "overlap.award",
+                    lang,
+                    policy=w["policy"],
+                    year=w["year"],
+                    subject=w["subject"],
+                    amount=value(w["amount"], lang),
+                )
+                for w in a["awards"]
+            ),
+            years=msg(
+                "overlap.any_year" if a["one_time"] else "overlap.same_year", lang, year=a["year"]
+            ),
             received=value(a["received"], lang),
             before=value(a["before"], lang),
             after=value(a["after"], lang),

@@ -153,6 +153,12 @@ class _ClauseChecker:
                 "text", "条款原文与政策原文不一致", "clause text does not occur in the source"
             )
         self.text = normalise(clause.text)
+        if normalise(clause.applicants_quote) not in source:
+            yield self.found(
+                "applicants_quote",
+                "申报主体的引文不在政策原文中",
+                "the quote grounding the applicant kinds is not in the source",
+            )
         for kind in clause.applicants:
             if kind not in self.package.policy.applicant_kinds:
                 yield self.found(

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ValidationError
 
 from huiqi.policy.checks import check_package
 from huiqi.policy.model import Clause, ParameterFile, PolicyFile, PolicyPackage
-from huiqi.yamlio import describe_error, loads_yaml
+from huiqi.yamlio import DuplicateKeyError, describe_error, loads_yaml
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -53,6 +53,16 @@ def _read(path: Path, root: Path, problems: list[PackageProblem]) -> Any:
     rel = str(path.relative_to(root))
     try:
         return loads_yaml(path.read_text(encoding="utf-8"))
+    except DuplicateKeyError as exc:
+        # A repeated key: PyYAML would keep the last one silently; name the key and both lines.
+        reason = describe_error(exc)
+        clause = path.stem if path.parent.name == "clauses" else None
+        problems.append(
+            PackageProblem(
+                rel, clause, str(exc.key), f"键重复：{reason}", f"repeated key: {reason}"
+            )
+        )
+        return None
     except (yaml.YAMLError, UnicodeDecodeError, ArithmeticError) as exc:
         reason = describe_error(exc)
         problems.append(PackageProblem(rel, None, "(file)", f"无法解析：{reason}", reason))

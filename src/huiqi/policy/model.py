@@ -8,7 +8,7 @@ from enum import StrEnum
 from functools import cached_property
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, model_validator
 
 
 class _Spec(BaseModel):
@@ -237,20 +237,56 @@ class Cap(_Spec):
         return self
 
 
+class Citation(_Spec):
+    """Where a number or a reading comes from: a document, its article, and where to read it."""
+
+    document: str = Field(min_length=1)
+    article: str | None = Field(default=None, min_length=1)
+    url: HttpUrl | None = None
+
+    def __str__(self) -> str:
+        return " ".join(p for p in (self.document, self.article, self.url and str(self.url)) if p)
+
+
 class Parameter(_Spec):
-    """A number of the policy with its unit, its words and its values by effective date."""
+    """A number of the policy with its unit, its words and its values by effective date.
+
+    A value of ``null`` on a date ends the parameter there (as OpenFisca's ``value: null``):
+    from that date the clauses that read it are not in force. It is kept as :attr:`ends`,
+    so :attr:`values` holds numbers only; a value dated after the end is refused.
+    """
 
     unit: Unit
     label: Text
     quote: str | None = None
-    reference: str | None = None
+    reference: Citation | None = None
     values: dict[date, Decimal] = Field(min_length=1)
+    ends: date | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _null_ends(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or not isinstance(data.get("values"), dict):
+            return data
+        nulls = [when for when, value in data["values"].items() if value is None]
+        if not nulls:
+            return data
+        if len(nulls) > 1 or data.get("ends") is not None:
+            raise ValueError("a parameter ends once: one 'null' value")
+        values = {when: v for when, v in data["values"].items() if v is not None}
+        return {**data, "values": values, "ends": nulls[0]}
 
     @model_validator(mode="after")
     def _cited(self) -> Parameter:
         if self.quote is None and self.reference is None:
             raise ValueError("a parameter cites the policy ('quote') or its source ('reference')")
+        if self.ends is not None and any(when >= self.ends for when in self.values):
+            raise ValueError(f"a value dated on or after the end ({self.ends}, null) is refused")
         return self
+
+    def ended_on(self, on: date) -> date | None:
+        """The date the parameter ended, if it has ended by ``on``."""
+        return self.ends if self.ends is not None and self.ends <= on else None
 
 
 class Once(StrEnum):
@@ -268,7 +304,10 @@ class Clause(_Spec):
     title: Text
     text: str = Field(min_length=1)
     note: Text | None = None
+    #: The kinds of applicant the clause is for, and the policy's words that ground them
+    #: (in the clause, or clause 1's list where the clause itself is silent).
     applicants: list[str] = Field(min_length=1)
+    applicants_quote: str = Field(min_length=1)
     for_each: str | None = None
     subject: str = "applicant"
     where: list[Condition] = []
@@ -294,6 +333,15 @@ class Clause(_Spec):
         return self
 
     @cached_property
+    def one_time_subject(self) -> bool:
+        """Is the clause's subject paid once (a store, a centre, a base, an enterprise's
+        one-time award) rather than every year? For such a subject 从优不重复 counts another
+        policy's award for it in any year, not only the award year (interpretations E)."""
+        return self.once is Once.EVER or any(
+            cap.per is CapPer.ITEM and cap.period is CapPeriod.POLICY_LIFE for cap in self.caps
+        )
+
+    @cached_property
     def kind(self) -> AmountKind:
         if self.tiers is not None:
             return self.tiers[0].amount.kind
@@ -305,7 +353,7 @@ class Switch(_Spec):
     label: Text
     default: str
     options: dict[str, Text] = Field(min_length=2)
-    reference: str
+    reference: Citation
 
     @model_validator(mode="after")
     def _default_is_an_option(self) -> Switch:

@@ -354,7 +354,21 @@ def _mul(left: pl.Expr, right: pl.Expr, left_bound: int, right_bound: int) -> pl
 
 def _on_date(rules: YearRules, rate: OnDate) -> tuple[pl.Expr, int, int, pl.Expr]:
     """A dated series looked up on each row's own date (the LPR on the drawdown date)."""
-    series = sorted((d, Fraction(v)) for d, v in rules.spec(rate.param).values.items())
+    spec = rules.spec(rate.param)
+    if spec.ends is not None:
+        raise InputError(
+            [
+                Problem(
+                    f"parameter {rate.param}",
+                    None,
+                    f"参数 {rate.param} 已设停止日期；按日期取值的参数停止后，批量模拟暂不支持，"
+                    "请逐件评估",
+                    f"parameter {rate.param} has an end date; the columnar simulation does not "
+                    "read a dated series that ends: evaluate case by case",
+                )
+            ]
+        )
+    series = sorted((d, Fraction(v)) for d, v in spec.values.items())
     den = lcm(*(v.denominator for _, v in series))
     on = rules.col(rate.at).fill_null(rules.reference_date)
     expr: Any = pl.when(on < series[0][0]).then(pl.lit(0, pl.Int64))

@@ -100,7 +100,7 @@ def to_facts(pop: Population, limit: int | None = None) -> Iterator[tuple[int, F
         earlier = grouped["ledger"].get(row["applicant_id"], [])
         data["earlier_awards"] = [_award(e) for e in earlier if e["award_year"] <= year]
         others = grouped["other_awards"].get(row["applicant_id"], [])
-        data["other_policy_awards"] = [_award(e) for e in others if e["award_year"] == year]
+        data["other_policy_awards"] = [_award(e) for e in others]
         yield row["row_id"], Facts.model_validate(data)
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 
 import numpy as np
 import polars as pl
@@ -148,7 +149,16 @@ def _year(
     rules = YearRules(package, year, maxima)
     apps = pop.applicants
     n = apps.height
-    clauses = _clauses(package)
+    # A clause one of whose parameters a null value ended is not in force this year: not
+    # eligible, no amount, no items (as the single-case engine says it).
+    last_day = date(year, 12, 31)
+    ended = {
+        c.id
+        for c in _clauses(package)
+        if any(spec.ended_on(last_day) is not None for spec in c.parameters.values())
+    }
+    every = _clauses(package)
+    clauses = [c for c in every if c.id not in ended]
     scope = conditions(rules, package.policy.scope.conditions)
     plans = {c.id: plan(rules, c, pl.col(SCOPE)) for c in clauses}
     rows_index = led.RowIndex(apps["row_id"])
@@ -193,8 +203,15 @@ def _year(
         pl.col("applicant.kind").alias("kind"),
     ]
     result_cols: list[pl.Expr | pl.Series] = []
-    for c in clauses:
-        if c.for_each is None:
+    for c in every:
+        if c.id in ended:
+            result_cols += [
+                pl.lit(False).alias(eligible_col(c.id)),
+                pl.lit(None, pl.Int64).alias(fen_col(c.id)),
+            ]
+            if c.tiers is not None:
+                result_cols.append(pl.lit(None, pl.String).alias(tier_col(c.id)))
+        elif c.for_each is None:
             result_cols += [pl.col(eligible_col(c.id)), pl.col(fen_col(c.id))]
             if plans[c.id].tier is not None:
                 result_cols.append(pl.col(tier_col(c.id)))

@@ -2,7 +2,8 @@
 
 For the applicant-year (applicant A, award year Y), the single-case engine is given A's
 ledger entries of years up to Y as ``earlier_awards`` and A's other-policy awards as
-``other_policy_awards`` (it keeps those of year Y). Here an entry is linked to its
+``other_policy_awards`` (it keeps those of year Y, or of any year for a clause whose
+subject is paid once: interpretations E). Here an entry is linked to its
 applicant-year by ``applicant_id`` — an integer lookup, not a string join — and summed
 per clause and scope: per subject (the entry's ``subject_id``, or the applicant itself
 when empty) or per applicant; over the policy's life or in year Y only.
@@ -81,7 +82,8 @@ class Entries:
 def link(
     apps: pl.DataFrame, index: RowIndex, ledger: pl.DataFrame, others: pl.DataFrame, year: int
 ) -> Entries:
-    """Entries of this year's applicant-years: earlier ones up to ``year``, others in it."""
+    """Entries of this year's applicant-years: earlier ones up to ``year``; other policies'
+    of every year (``same`` marks this year's: a yearly clause reads only those)."""
 
     def prepare(df: pl.DataFrame, keep: pl.Expr) -> dict[str, pl.DataFrame]:
         df = df.filter(keep)
@@ -100,9 +102,17 @@ def link(
 
     return Entries(
         prepare(ledger, pl.col("award_year") <= year),
-        prepare(others, pl.col("award_year") == year),
+        prepare(others, pl.lit(True)),
         apps[CODE],
     )
+
+
+def _others_mask(clause: Clause, part: pl.DataFrame) -> np.ndarray:
+    """Which other-policy entries count: every year's for a one-time subject, else this year's."""
+    if clause.one_time_subject:
+        return np.ones(part.height, dtype=bool)
+    same: np.ndarray = part["same"].to_numpy()
+    return same
 
 
 def _sum_into(size: int, where: np.ndarray, fen: np.ndarray) -> np.ndarray:
@@ -160,7 +170,7 @@ def row_sums(
             )
     others = entries.others.get(clause.id)
     if others is not None and "others_subject" in scopes:
-        mask = _matching(entries, others, subject)
+        mask = _matching(entries, others, subject) & _others_mask(clause, others)
         pos, fen = others["pos"].to_numpy()[mask], others["fen"].to_numpy()[mask]
         out["others_subject"] = pl.Series(_sum_into(n, pos, fen))
     return out
@@ -178,6 +188,8 @@ def item_sums(entries: Entries, clause: Clause, items: pl.DataFrame) -> dict[str
         part = table.get(clause.id)
         if part is None:
             continue
+        if table is entries.others and not clause.one_time_subject:
+            part = part.filter(pl.col("same"))
         hits = part.with_columns(key=entries.own(part)).join(keys, on=["pos", "key"], how="inner")
         row, fen = hits["row"].to_numpy(), hits["fen"].to_numpy()
         for scope in scopes:
@@ -211,7 +223,7 @@ def applicant_sums(entries: Entries, clause: Clause, rows: np.ndarray) -> dict[s
     others = entries.others.get(clause.id)
     if others is not None:
         at, inside = index(others)
-        inside &= _matching(entries, others, None)
+        inside &= _matching(entries, others, None) & _others_mask(clause, others)
         fen = others["fen"].to_numpy()
         out["others_code"] = pl.Series(_sum_into(rows.size, at[inside], fen[inside]))
     return out

@@ -242,7 +242,7 @@ def _replaced(param: Parameter, change: Change) -> Parameter:
     start = change.start or min(param.values)
     values = {when: v for when, v in param.values.items() if when < start}
     values[start] = change.value
-    return param.model_copy(update={"values": dict(sorted(values.items()))})
+    return param.model_copy(update={"values": dict(sorted(values.items())), "ends": None})
 
 
 def _with_parameters(package: PolicyPackage, changes: list[Change]) -> PolicyPackage:
