@@ -1,5 +1,5 @@
 # Two commands for a newcomer (see README):
-#   make run   — set up, load the demo into SQLite, serve http://127.0.0.1:8000
+#   make run   — set up, load the demo into SQLite, serve http://127.0.0.1:8000 (PORT=… for another)
 #   make test  — set up, then ruff, mypy and the whole test suite (what CI runs)
 # Everything installs from the project's own files: uv is pinned here, packages in uv.lock,
 # Debian packages listed below (installed when run as root, as on CI).
@@ -34,10 +34,12 @@ system-deps:
 	  else echo "please install these Debian packages (as root):$$missing"; exit 1; fi; \
 	fi
 
+PORT ?= 8000
+
 run: setup
 	$(VENV)/bin/huiqi check
 	$(VENV)/bin/huiqi demo --reset
-	$(VENV)/bin/huiqi serve
+	$(VENV)/bin/huiqi serve --port $(PORT)
 
 lint: setup
 	$(VENV)/bin/ruff check src tests bench
