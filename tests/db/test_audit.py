@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 
-from huiqi.db.tables import AuditEntry, AuditHead
+from huiqi.db.tables import Application, AuditEntry, AuditHead
 from huiqi.fulfilment.audit import chain_hash
 from huiqi.service import applications
 from huiqi.service import audit as audit_service
@@ -30,9 +30,15 @@ FACTS = {
 }
 
 
-def some_history(svc: Services, cast: Cast) -> int:
+def some_history(svc: Services, cast: Cast, year: int | None = None) -> int:
+    """An application submitted and returned: a few chained entries. (One open claim per
+    clause and year: a second history is of a year not applied for yet.)"""
+    if year is None:
+        with svc.reading() as s:
+            used = set(s.scalars(select(Application.award_year)))
+        year = next(y for y in (2022, 2023, 2024, 2025, 2021) if y not in used)
     draft = applications.create_draft(
-        svc, cast.alice, org_code=ORG_A, year=2022, clauses=["4.1a"], facts=FACTS
+        svc, cast.alice, org_code=ORG_A, year=year, clauses=["4.1a"], facts=FACTS
     )
     applications.submit(svc, cast.alice, draft.id)
     applications.return_for_correction(svc, cast.rui, draft.id, "请补充出口报关单")

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, text
 
-from huiqi.db.tables import AuditEntry
+from huiqi.db.tables import Application, AuditEntry
 from huiqi.fulfilment.audit import GENESIS, chain_hash
 from huiqi.service import applications, audit_check, plans, recoveries
 from huiqi.service import audit as audit_service
@@ -66,8 +66,13 @@ def chain_alone(svc: Services) -> list[str]:
 
 
 def more_history(svc: Services, cast: Cast) -> None:
+    """An application submitted and returned, in a year A has not applied for yet (a second
+    open claim of the same clause and year would be refused)."""
+    with svc.reading() as s:
+        used = set(s.scalars(select(Application.award_year)))
+    year = next(y for y in (2023, 2024, 2025, 2021, 2022) if y not in used)
     draft = applications.create_draft(
-        svc, cast.bob, org_code=ORG_A, year=2023, clauses=["7.1"], facts=FACTS
+        svc, cast.bob, org_code=ORG_A, year=year, clauses=["7.1"], facts=FACTS
     )
     applications.submit(svc, cast.bob, draft.id)
     applications.return_for_correction(svc, cast.rui, draft.id, "请补充培训发票")

@@ -13,11 +13,10 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from alembic import command
 from sqlalchemy import Engine, event, inspect, select
 
 from huiqi.db.engine import make_engine
-from huiqi.db.migrate import alembic_config, upgrade
+from huiqi.db.migrate import downgrade, upgrade
 from huiqi.db.tables import AllocationPlan, Objection, ObjectionState
 from huiqi.fulfilment.calendar import ZONE
 from huiqi.service import plans
@@ -181,11 +180,8 @@ def test_a_plan_noticed_before_the_upgrade_takes_its_publication_time_from_the_a
     plans.open_notice(svc, cast.dai, plan.id)
     published = clock.now
     clock.advance(days=1)
-    config = alembic_config()
     try:
-        with engine.begin() as connection:  # as it was before migration 0006
-            config.attributes["connection"] = connection
-            command.downgrade(config, "0005")
+        downgrade(engine, "0005")  # as it was before migration 0006
         with engine.connect() as connection:
             columns = {c["name"] for c in inspect(connection).get_columns("allocation_plans")}
         assert "notice_published_at" not in columns

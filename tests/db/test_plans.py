@@ -658,8 +658,18 @@ def test_event_lines_need_a_recorded_pre_approval_and_the_offices_approval_of_th
     svc: Services, cast: Cast, clock: Clock
 ) -> None:
     events = [
-        {"id": "E1", "kind": "exhibition", "office_approval_ref": "郴综试办〔2022〕1号"},
-        {"id": "E2", "kind": "summit", "office_approval_ref": "郴综试办〔2022〕2号"},
+        {
+            "id": "E1",
+            "kind": "exhibition",
+            "office_approval_ref": "郴综试办〔2022〕1号",
+            "held_date": "2022-06-01",  # events count in the award year they are held
+        },
+        {
+            "id": "E2",
+            "kind": "summit",
+            "office_approval_ref": "郴综试办〔2022〕2号",
+            "held_date": "2022-09-15",
+        },
     ]
     facts = {**SIMPLE_FACTS, "events": events}
     draft = applications.create_draft(

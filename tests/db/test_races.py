@@ -166,8 +166,13 @@ def test_the_database_refuses_a_second_open_claim_written_around_the_service(
 REF = "郴综试办〔2023〕7号"
 
 
-def event_facts(code: str, event_id: str) -> dict[str, Any]:
-    event = {"id": event_id, "kind": "exhibition", "office_approval_ref": REF}
+def event_facts(code: str, event_id: str, held: str = "2023-05-20") -> dict[str, Any]:
+    event = {
+        "id": event_id,
+        "kind": "exhibition",
+        "office_approval_ref": REF,
+        "held_date": held,  # an event counts in the award year it is held
+    }
     return facts_for(code, events=[event])
 
 
@@ -184,7 +189,12 @@ def test_two_applications_citing_one_pre_approval_at_once_give_one_claim_on_it(
         def apply(
             s: Services, event_id: str, who: Actor = who, code: str = code, ref: str = ref
         ) -> int:
-            event = {"id": event_id, "kind": "exhibition", "office_approval_ref": ref}
+            event = {
+                "id": event_id,
+                "kind": "exhibition",
+                "office_approval_ref": ref,
+                "held_date": "2023-05-20",
+            }
             view = applications.create_draft(
                 s,
                 who,
@@ -227,8 +237,8 @@ def test_the_database_refuses_a_pre_approval_on_two_open_lines(svc: Services, ca
     # Once the first line is refused, the approval may be cited again.
     applications.reject(svc, cast.rui, app.id, "活动未举办")
     again = applications.create_draft(
-        svc, who, org_code=code, year=2022, clauses=["6.1"], facts=event_facts(code, "E1"),
-        submit=True,
+        svc, who, org_code=code, year=2022, clauses=["6.1"],
+        facts=event_facts(code, "E1", held="2022-05-20"), submit=True,
     )  # fmt: skip
     assert again.line("6.1", "E1").office_state == "pending"
     with svc.reading() as s:

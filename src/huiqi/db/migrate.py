@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from alembic import command
@@ -20,7 +21,17 @@ def alembic_config() -> Config:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Bring the database to ``revision``, in one transaction.
+    """Bring the database to ``revision``, in one transaction (see :func:`_migrating`)."""
+    _migrating(engine, lambda config: command.upgrade(config, revision))
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    """Take the database back to ``revision``, in one transaction."""
+    _migrating(engine, lambda config: command.downgrade(config, revision))
+
+
+def _migrating(engine: Engine, run: Callable[[Config], None]) -> None:
+    """Run migrations in one transaction.
 
     SQLite changes a table's constraints by copying it (Alembic's batch mode); with foreign
     keys enforced, dropping the old copy of a table that others refer to would fail. So on
@@ -35,7 +46,7 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
         try:
             with connection.begin():
                 config.attributes["connection"] = connection
-                command.upgrade(config, revision)
+                run(config)
                 if sqlite:
                     dangling = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
                     if dangling:

@@ -136,20 +136,20 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     with op.batch_alter_table("application_lines") as batch:
-        batch.drop_constraint("ck_application_lines_office_not_verifier", type_="check")
+        batch.drop_constraint(op.f("ck_application_lines_office_not_verifier"), type_="check")
     with op.batch_alter_table("plan_reviews") as batch:
-        batch.drop_constraint("ck_plan_reviews_reviewer_not_drafter", type_="check")
+        batch.drop_constraint(op.f("ck_plan_reviews_reviewer_not_drafter"), type_="check")
         batch.drop_constraint(op.f("fk_plan_reviews_plan_drafter"), type_="foreignkey")
         batch.drop_column("drafted_by")
     with op.batch_alter_table("allocation_plans") as batch:
-        batch.drop_constraint("ck_allocation_plans_approver_not_drafter", type_="check")
+        batch.drop_constraint(op.f("ck_allocation_plans_approver_not_drafter"), type_="check")
         batch.drop_constraint(op.f("uq_allocation_plans_id_drafter"), type_="unique")
     with op.batch_alter_table("user_roles") as batch:
-        batch.drop_constraint("ck_user_roles_role_of_body", type_="check")
+        batch.drop_constraint(op.f("ck_user_roles_role_of_body"), type_="check")
         batch.drop_constraint(op.f("fk_user_roles_user_body"), type_="foreignkey")
         batch.drop_column("body")
     with op.batch_alter_table("users") as batch:
-        batch.drop_constraint("ck_users_org_for_applicants", type_="check")
-        batch.drop_constraint("ck_users_body_known", type_="check")
+        batch.drop_constraint(op.f("ck_users_org_for_applicants"), type_="check")
+        batch.drop_constraint(op.f("ck_users_body_known"), type_="check")
         batch.drop_constraint(op.f("uq_users_id_body"), type_="unique")
         batch.drop_column("body")

@@ -22,10 +22,9 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("applications") as batch:
-        batch.add_column(sa.Column("evaluated_input", sa.JSON(), nullable=True))
+    # In place on both databases (SQLite has ADD and DROP COLUMN): no table copy.
+    op.add_column("applications", sa.Column("evaluated_input", sa.JSON(), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("applications") as batch:
-        batch.drop_column("evaluated_input")
+    op.drop_column("applications", "evaluated_input")
