@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -33,6 +34,12 @@ ROOT = Path(__file__).resolve().parent.parent
 ENGINE = "src/huiqi/engine"
 CASES = ["tests/test_policy_cases.py", "tests/test_boundaries.py"]
 PROPERTIES = "tests/test_properties.py"
+MATRIX = "tests/web/test_authorisation_matrix.py"
+
+
+def prop(*names: str) -> tuple[str, ...]:
+    """Property tests of tests/test_properties.py by name (every parameter of each)."""
+    return tuple(f"{PROPERTIES}::test_{name}" for name in names)
 
 
 @dataclass(frozen=True)
@@ -71,8 +78,7 @@ MUTATIONS = [
         (
             *CASES,
             "tests/test_money_and_codes.py",
-            f"{PROPERTIES}::test_a_loan_drawn_before_april_2020"
-            "_is_subsidised_at_the_lpr_of_its_drawdown_date",
+            *prop("a_loan_drawn_before_april_2020_is_subsidised_at_the_lpr_of_its_drawdown_date"),
         ),
     ),
     Mutation(
@@ -81,7 +87,13 @@ MUTATIONS = [
         '    after = min(amount, room)\n    return after, Node(\n        "cap",',
         '    after = amount\n    return after, Node(\n        "cap",',
         "a cap of a parameter no longer limits the amount",
-        (*CASES, f"{PROPERTIES}", "-k", "cap or 500_thousand"),
+        (
+            *CASES,
+            *prop(
+                "no_clause_pays_more_than_its_caps",
+                "the_platform_fee_subsidy_never_exceeds_500_thousand_yuan",
+            ),
+        ),
     ),
     Mutation(
         "cap-used",
@@ -89,7 +101,10 @@ MUTATIONS = [
         "        used = sum(yuan_to_fen(a.amount_cny) for a in earlier)",
         "        used = 0",
         "a cap stops counting what earlier awards used",
-        (f"{PROPERTIES}", "-k", "caps or cap_leaves"),
+        prop(
+            "no_clause_pays_more_than_its_caps",
+            "a_cap_leaves_exactly_the_room_that_earlier_awards_of_its_period_left",
+        ),
     ),
     Mutation(
         "cap-all-years",
@@ -97,7 +112,7 @@ MUTATIONS = [
         'ctx.clause.id if ctx.clause else "", subject, cap.period is CapPeriod.YEAR',
         'ctx.clause.id if ctx.clause else "", subject, False',
         "a yearly cap counts earlier awards of every year",
-        (f"{PROPERTIES}", "-k", "cap_leaves"),
+        prop("a_cap_leaves_exactly_the_room_that_earlier_awards_of_its_period_left"),
     ),
     Mutation(
         "no-top-up",
@@ -105,7 +120,7 @@ MUTATIONS = [
         "else max(0, amount - paid)",
         "else amount",
         "a one-time award pays its whole tier again instead of topping up",
-        (*CASES, f"{PROPERTIES}", "-k", "tops_up"),
+        (*CASES, *prop("a_later_higher_export_tier_tops_up_to_the_tier_reached")),
     ),
     Mutation(
         "first-tier",
@@ -113,7 +128,7 @@ MUTATIONS = [
         "            if met:\n                chosen = tier\n",
         "            if met and chosen is None:\n                chosen = tier\n",
         "the lowest tier met applies instead of the highest",
-        (*CASES, f"{PROPERTIES}", "-k", "tier"),
+        (*CASES, *prop("raising_a_tier_fact_never_lowers_the_tier_amount")),
     ),
     Mutation(
         "loan-days-inclusive",
@@ -121,7 +136,13 @@ MUTATIONS = [
         "count = max(0, (end - begin).days)",
         "count = max(0, (end - begin).days + 1)",
         "a loan's days counted with both ends (the policy's interval is [drawdown, repayment))",
-        (*CASES, f"{PROPERTIES}", "-k", "loan or interest"),
+        (
+            *CASES,
+            *prop(
+                "an_interest_subsidy_never_exceeds_the_interest_paid_on_the_loan",
+                "a_loan_drawn_before_april_2020_is_subsidised_at_the_lpr_of_its_drawdown_date",
+            ),
+        ),
     ),
     Mutation(
         "no-overlap",
@@ -145,7 +166,10 @@ MUTATIONS = [
         "if when <= on and (best is None or when > best):",
         "if when < on and (best is None or when > best):",
         "a parameter dated on the day asked is not yet in force",
-        (*CASES, f"{PROPERTIES}", "-k", "loan"),
+        (
+            *CASES,
+            *prop("a_loan_drawn_before_april_2020_is_subsidised_at_the_lpr_of_its_drawdown_date"),
+        ),
     ),
     Mutation(
         "finance-verifies",
@@ -155,7 +179,14 @@ MUTATIONS = [
         "    (AppState.SUBMITTED, AppAction.VERIFY): Transition(\n"
         "        AppState.VERIFIED, frozenset({Role.COMMERCE_REVIEWER, Role.FINANCE_REVIEWER})\n",
         "the finance reviewer may verify applications (市商务局 reviews them)",
-        ("tests/test_permission_table.py", "tests/test_workflow_rules.py"),
+        (
+            "tests/test_permission_table.py",
+            "tests/test_workflow_rules.py",
+            f"{MATRIX}::test_authorisation[sqlite-POST /applications/{{application_id}}/verify"
+            "-finance_reviewer]",
+            f"{MATRIX}::test_page_authorisation[sqlite-POST /console/applications/{{app_id}}"
+            "/verify-finance_reviewer]",
+        ),
     ),
     Mutation(
         "office-approves-plans",
@@ -163,7 +194,13 @@ MUTATIONS = [
         "        PlanState.APPROVED, frozenset({Role.CITY_APPROVER})\n",
         "        PlanState.APPROVED, frozenset({Role.CITY_APPROVER, Role.OFFICE_REVIEWER})\n",
         "领导小组办公室 may approve a plan (only 市人民政府 approves)",
-        ("tests/test_permission_table.py", "tests/test_workflow_rules.py"),
+        (
+            "tests/test_permission_table.py",
+            "tests/test_workflow_rules.py",
+            f"{MATRIX}::test_authorisation[sqlite-POST /plans/{{plan_id}}/approve-office_reviewer]",
+            f"{MATRIX}::test_page_authorisation[sqlite-POST /console/plans/{{plan_id}}/approve"
+            "-office_reviewer]",
+        ),
     ),
     Mutation(
         "drafter-pays",
@@ -173,7 +210,7 @@ MUTATIONS = [
         "    require(actor, Role.FINANCE_REVIEWER, Role.PLAN_DRAFTER)\n"
         "    with svc.transaction() as s:\n        item = s.get(PlanItem, item_id)",
         "the plan drafter may record payments (the finance bureau pays)",
-        ("tests/web/test_authorisation_matrix.py", "-k", "sqlite and disbursements"),
+        (MATRIX, "-k", "sqlite and disbursements"),
     ),
     Mutation(
         "commerce-office-decision",
@@ -183,7 +220,7 @@ MUTATIONS = [
         "    require(actor, Role.OFFICE_REVIEWER, Role.COMMERCE_REVIEWER)\n"
         "    with svc.transaction() as s:\n        line = s.get(ApplicationLine, line_id)",
         "the commerce reviewer may take the office's decision on a line",
-        ("tests/web/test_authorisation_matrix.py", "-k", "sqlite and office-decision"),
+        (MATRIX, "-k", "sqlite and office-decision"),
     ),
     Mutation(
         "approve-one-review",
@@ -288,6 +325,8 @@ def main() -> int:
         "--baseline", action="store_true", help="first check each selection passes unmutated"
     )
     options = parser.parse_args()
+    # Stopped from outside: unwind (so the file being mutated is put back), then exit.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     chosen = [m for m in MUTATIONS if not options.ids or m.id in options.ids]
     unknown = set(options.ids) - {m.id for m in MUTATIONS}
     if unknown:
