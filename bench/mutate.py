@@ -14,7 +14,8 @@ mutation, the tests that failed; the kill rate is the share of mutations at leas
 caught. The exit status is non-zero when any mutation survived, or a file could not be
 restored, so a release script can stop on it.
 
-Hypothesis runs with a fixed seed, so a run is repeatable.
+Hypothesis runs with a fixed seed, so a run is repeatable, and without shrinking (the profile
+``mutation`` of tests/conftest.py): a failing property is reported as soon as it fails.
 """
 
 from __future__ import annotations
@@ -267,6 +268,7 @@ def run_tests(args: tuple[str, ...]) -> tuple[int, str]:
         "-p",
         "no:cacheprovider",
         "--hypothesis-seed=20260302",
+        "--hypothesis-profile=mutation",
         *args,
     ]
     done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=False)

@@ -1,9 +1,14 @@
 """The authorisation matrix: every route of the app × every role, generated from ``app.routes``.
 
 Each route points at a real object of organisation A (the exporter, applicant ``alice``) in
-a state where the right role can act, with a body that passes validation. ``RULES`` says,
-for each route, what it acts on and who may get a 2xx; a route added to the app without a
-rule fails here until its author classifies it. Then, for every role:
+a state where the right role can act, with a body that passes validation. ``RULES`` (the
+API, called with bearer tokens) and ``PAGES`` (every other route: the HTML pages, their forms
+posted with the session cookie and its CSRF token as a browser does, the OpenAPI document,
+the static files) say, for each route, what it acts on and who may use it. Who may act is
+read from the permission table written by hand from the policy (``tests/permissions.py``),
+never from the production workflow tables, so a change there that the table does not share
+fails here. A route added to the app without an expectation fails here until its author adds
+one. Then, for every role, on the API:
 
 * anonymous callers get 401 on every route that is not public;
 * the applicant of organisation B never gets a 2xx on anything of A, and no response it
@@ -13,6 +18,12 @@ rule fails here until its author classifies it. Then, for every role:
 * a role the rule does not allow gets 403 or 409 (404 where the record is hidden from it) —
   never a 2xx, never a 500;
 * and the roles the rule allows do get a 2xx (so the refusals above are not vacuous).
+
+On the pages, the same, as a browser sees it: a visitor who is not signed in is sent to sign
+in (303 to /login); a role that may use the page gets it (2xx) or its form accepted (a 303
+elsewhere); any other gets 403 or 409 (404 where the record is hidden), never a 500; B never
+sees A's code or name; and every form that needs an account, posted without the session's
+CSRF token, is refused.
 
 Writes that are expected to succeed run on a fresh copy of the world; everything else shares
 one copy per database for the module (a refused request writes nothing). Every case runs on
