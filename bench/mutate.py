@@ -254,7 +254,8 @@ class Outcome:
         return bool(self.failed)
 
 
-FAILED = re.compile(r"^(?:FAILED|ERROR) (\S+)", re.M)
+#: A failed test in pytest's short summary: "FAILED <node id> - <message>" (ids may hold spaces).
+FAILED = re.compile(r"^(?:FAILED|ERROR) (.+?)(?: - .*)?$", re.M)
 
 
 def run_tests(args: tuple[str, ...]) -> tuple[int, str]:
@@ -297,8 +298,9 @@ def apply(mutation: Mutation) -> Outcome:
 
 
 def short(test: str) -> str:
-    """A test id without the parameters' long tails."""
-    return test if len(test) < 110 else test[:107] + "…"
+    """A test id readable (pytest escapes Chinese in ids as \\uXXXX), long tails cut."""
+    shown = re.sub(r"\\u([0-9a-f]{4})", lambda m: chr(int(m.group(1), 16)), test)
+    return shown if len(shown) < 150 else shown[:147] + "…"
 
 
 def report(outcomes: list[Outcome]) -> str:
