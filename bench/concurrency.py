@@ -13,8 +13,12 @@ plan at the same instant, released by a ``threading.Barrier``. Two races:
   plan: exactly three may win (27万), the fourth would break the cap.
 
 After every round the ledger is read back: a one-time award paid twice, a cap exceeded, or a
-plan half-approved counts as broken. The script creates its own schema and drops it at the
-end. Run it (PostgreSQL at 127.0.0.1:5432, database ``test``, as the tests use)::
+plan half-approved counts as broken; so does a round whose number of winners is not the one
+expected (exactly one for the one-time race, exactly three for the cap — a round nobody won
+is as wrong as one two won), and so does any error other than a Conflict. The exit status is
+1 when any of these happened or the audit chain is broken, so the printed "met" is checked.
+The script creates its own schema and drops it at the end. Run it (PostgreSQL at
+127.0.0.1:5432, database ``test``, as the tests use)::
 
     .venv/bin/python bench/concurrency.py [--threads 16] [--rounds 40] [--url URL]
 """
@@ -23,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import threading
 import time
 import uuid
@@ -62,7 +67,10 @@ class BenchClock:
 
 TIER_FEN = {"5": 10_000_000, "250000": 20_000_000, "600000": 50_000_000}
 LOAN_CAP_FEN = 30_000_000
+LOAN_PLAN_FEN = 9_000_000  # one loan's interest, 9万, per plan
 YEARS = 5
+#: Winners a round must have: the one-time award once; the cap of 30万 holds three plans of 9万.
+WINNERS = {"one-time": 1, "yearly-cap": LOAN_CAP_FEN // LOAN_PLAN_FEN}
 
 
 def schema_engine(url: str, schema: str) -> Engine:
@@ -168,6 +176,7 @@ class Tally:
     errors: int = 0
     caps_broken: int = 0
     half_written: int = 0
+    wrong_winners: int = 0  # rounds won by more or fewer plans than the race allows
     setup_s: float = 0.0
     race_s: float = 0.0
     latencies_ms: list[float] = field(default_factory=list)
@@ -267,6 +276,7 @@ def run_race(
                 plan_ids.append(plan_for(svc, staff, who, code, 2021 + r % 5, "6.2", doc))
         tally.setup_s += time.perf_counter() - start
         won = race(services, staff.shi, plan_ids, tally)
+        tally.wrong_winners += len(won) != min(WINNERS[name], len(plan_ids))
         check(svc, code, "4.1a" if name == "one-time" else "6.2", plan_ids, won, tally)
         tally.rounds += 1
     return tally
@@ -275,7 +285,8 @@ def run_race(
 def report(tallies: list[Tally], audit: tuple[int, list[str]]) -> None:
     head = (
         f"{'race':<11}{'threads':>8}{'rounds':>7}{'attempts':>9}{'won':>6}{'conflicts':>10}"
-        f"{'errors':>7}{'caps broken':>12}{'half-written':>13}{'race wall s':>12}"
+        f"{'errors':>7}{'caps broken':>12}{'half-written':>13}{'wrong winners':>14}"
+        f"{'race wall s':>12}"
         f"{'median ms':>10}{'p95 ms':>8}{'set-up s':>9}"
     )
     print(head)
@@ -284,7 +295,8 @@ def report(tallies: list[Tally], audit: tuple[int, list[str]]) -> None:
         p95 = statistics.quantiles(t.latencies_ms, n=20)[-1] if len(t.latencies_ms) > 1 else 0
         print(
             f"{t.race:<11}{t.threads:>8}{t.rounds:>7}{t.attempts:>9}{t.won:>6}{t.conflicts:>10}"
-            f"{t.errors:>7}{t.caps_broken:>12}{t.half_written:>13}{t.race_s:>12.2f}"
+            f"{t.errors:>7}{t.caps_broken:>12}{t.half_written:>13}{t.wrong_winners:>14}"
+            f"{t.race_s:>12.2f}"
             f"{statistics.median(t.latencies_ms):>10.1f}{p95:>8.1f}{t.setup_s:>9.1f}"
         )
         for detail in t.first_errors:
@@ -293,7 +305,25 @@ def report(tallies: list[Tally], audit: tuple[int, list[str]]) -> None:
     print(f"audit chain: {count} entries, {'intact' if not problems else problems[:3]}")
 
 
-def main() -> None:
+def goals(tallies: list[Tally], audit: tuple[int, list[str]]) -> bool:
+    """Print each goal with whether it was met; True when all were."""
+    checks = [
+        ("no cap broken, no one-time award paid twice", all(t.caps_broken == 0 for t in tallies)),
+        ("no plan half-approved", all(t.half_written == 0 for t in tallies)),
+        ("no error but Conflict", all(t.errors == 0 for t in tallies)),
+        (
+            "every round won by exactly "
+            + " / ".join(f"{WINNERS[t.race]} ({t.race})" for t in tallies),
+            all(t.wrong_winners == 0 and t.rounds > 0 for t in tallies),
+        ),
+        ("audit chain intact", not audit[1]),
+    ]
+    for name, met in checks:
+        print(f"goal: {name}: {'met' if met else 'NOT met'}")
+    return all(met for _, met in checks)
+
+
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", default=DEFAULT_URL, help="PostgreSQL (SQLAlchemy URL)")
     parser.add_argument("--threads", type=int, default=16)
@@ -330,13 +360,15 @@ def main() -> None:
         print(f"PostgreSQL schema {schema} (dropped at the end); {args.threads} threads each race")
         report(tallies, audit)
         print(f"wall time, set-up included: {time.perf_counter() - wall:.1f} s")
+        met = goals(tallies, audit)
     finally:
         for e in engines:
             e.dispose()
         with admin.begin() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+    return 0 if met else 1
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

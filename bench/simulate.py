@@ -17,6 +17,8 @@ runs the single-case engine. Run: ``.venv/bin/python bench/simulate.py [--sizes 
 
 Goals (issue 7), on a 2-core machine: 1,000,000 applicant-years in under 0.3 s of
 evaluation and under 2 GiB peak; at least 100× the single-case engine's rows per second.
+Each is checked at the end (the first two on the run with N = 1,000,000, "not checked" when
+that size was not run; the ratio at the largest N) and the exit status is 1 when one is missed.
 """
 
 from __future__ import annotations
@@ -180,7 +182,53 @@ def _table(rows: list[dict[str, Any]]) -> None:
         )
 
 
-def main() -> None:
+GOAL_ROWS = 1_000_000
+GOAL_EVAL_S = 0.3
+GOAL_PEAK_GIB = 2.0
+GOAL_RATIO = 100
+
+
+def goals(rows: list[dict[str, Any]]) -> bool:
+    """Print each goal of issue 7 as met, NOT met or not checked; True unless one was missed."""
+    at_goal = next((r for r in rows if r["n"] == GOAL_ROWS), None)
+    checks: list[tuple[str, bool | None, str]] = []
+    if at_goal is None:
+        why = f"N = {GOAL_ROWS:,} not run"
+        checks += [
+            (f"{GOAL_ROWS:,} rows evaluated in < {GOAL_EVAL_S} s", None, why),
+            (f"{GOAL_ROWS:,} rows in < {GOAL_PEAK_GIB:g} GiB peak", None, why),
+        ]
+    else:
+        m = at_goal["measure"]
+        checks += [
+            (
+                f"{GOAL_ROWS:,} rows evaluated in < {GOAL_EVAL_S} s",
+                m["eval_s"] < GOAL_EVAL_S,
+                f"{m['eval_s']:.3f} s",
+            ),
+            (
+                f"{GOAL_ROWS:,} rows in < {GOAL_PEAK_GIB:g} GiB peak",
+                m["peak_rss"] / GIB < GOAL_PEAK_GIB,
+                f"{m['peak_rss'] / GIB:.2f} GiB",
+            ),
+        ]
+    largest = max(rows, key=lambda r: r["n"])
+    m, single = largest["measure"], largest["single"]
+    ratio = (m["rows"] / m["eval_s"]) / (single["rows"] / single["seconds"])
+    checks.append(
+        (
+            f"≥ {GOAL_RATIO}× the single-case engine's rows/s (N = {largest['n']:,})",
+            ratio >= GOAL_RATIO,
+            f"{ratio:.0f}×",
+        )
+    )
+    for name, met, figure in checks:
+        verdict = "not checked" if met is None else ("met" if met else "NOT met")
+        print(f"goal: {name}: {verdict} ({figure})")
+    return all(met is not False for _, met, _ in checks)
+
+
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--sizes",
@@ -202,13 +250,13 @@ def main() -> None:
     args = parser.parse_args()
     if args.make:
         print(json.dumps(_make(int(args.make[0]), Path(args.make[1]), args.seed)))
-        return
+        return 0
     if args.measure:
         print(json.dumps(_measure(Path(args.measure), args.runs)))
-        return
+        return 0
     if args.single:
         print(json.dumps(_single(Path(args.single[0]), int(args.single[1]))))
-        return
+        return 0
     import polars as pl
 
     print(
@@ -237,7 +285,8 @@ def main() -> None:
     )
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2))
+    return 0 if goals(rows) else 1
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -3,13 +3,16 @@
 Prints, for each bundled example and over all of them, the median and 95th percentile of
 ``evaluate`` (tree as data) and of ``evaluate`` + rendering every clause's explanation in
 Chinese. Run: ``make bench`` (or ``.venv/bin/python bench/single_case.py [--runs N]``).
-Goal (issue 7): median < 1 ms for an evaluation with its full explanation.
+Goal (issue 7): median < 1 ms for an evaluation with its full explanation — checked on
+the evaluation *and* the rendering of every clause's explanation in Chinese (the tree alone
+is printed too, but is not the goal). The exit status is 1 when the goal is missed.
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import time
 from collections.abc import Callable
 from functools import partial
@@ -48,7 +51,7 @@ def row(name: str, ms: list[float]) -> str:
     return f"{name:<28}{statistics.median(ms):>10.3f}{p95:>10.3f}{len(ms):>8}"
 
 
-def main() -> None:
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=2000, help="timed runs per example")
     args = parser.parse_args()
@@ -67,9 +70,14 @@ def main() -> None:
         print(row(f"{path.stem} (+ zh text)", text_ms))
     print(row("all examples (tree)", tree_all))
     print(row("all examples (+ zh text)", text_all))
-    goal = statistics.median(tree_all) < 1.0
-    print(f"goal: median evaluation with explanation < 1 ms: {'met' if goal else 'NOT met'}")
+    median = statistics.median(text_all)
+    goal = median < 1.0
+    print(
+        f"goal: median evaluation with its explanation rendered (zh) < 1 ms: "
+        f"{'met' if goal else 'NOT met'} ({median:.3f} ms)"
+    )
+    return 0 if goal else 1
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

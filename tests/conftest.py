@@ -6,11 +6,16 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import Phase, settings
 
 from huiqi.policies import DEFAULT_POLICY
 from huiqi.policy import PolicyPackage, load_package
 
 FIXTURES = Path(__file__).parent / "fixtures"
+
+#: ``--hypothesis-profile=mutation`` (bench/mutate.py): a failure is reported as found, not
+#: shrunk — a mutation needs to know which tests fail, not the smallest example.
+settings.register_profile("mutation", phases=[Phase.explicit, Phase.reuse, Phase.generate])
 
 
 @pytest.fixture(scope="session")

@@ -30,7 +30,16 @@ from huiqi.facts.model import (
 from huiqi.facts.paths import fact_info
 from huiqi.policies import DEFAULT_POLICY
 from huiqi.policy import PolicyPackage, load_package
-from huiqi.policy.model import Clause, Condition, FactRef, Parameter, Switched
+from huiqi.policy.model import (
+    Cap,
+    CapPer,
+    CapPeriod,
+    Clause,
+    Condition,
+    FactRef,
+    Parameter,
+    Switched,
+)
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
@@ -648,3 +657,84 @@ def aimed_at(draw: st.DrawFn, clause_id: str, *sections: str) -> Facts:
             data[name] = draw(_sections(data["award_year"])[name])
     satisfy_gates(data, clause)
     return Facts.model_validate(data)
+
+
+# --- earlier awards inside a cap's period ------------------------------------------------------
+
+
+def counted_caps(clause: Clause) -> list[Cap]:
+    """The clause's caps that count what earlier awards used (a parameter, not 'each')."""
+    return [c for c in clause.caps if c.param is not None and c.period is not CapPeriod.EACH]
+
+
+#: Clauses with a cap that counts earlier awards (this year's, or the policy's whole life).
+COUNTED_CAPS = tuple(sorted(cid for cid, c in package().clauses.items() if counted_caps(c)))
+
+
+@st.composite
+def with_earlier_awards(draw: st.DrawFn, clause_id: str) -> Facts:
+    """Random ``Facts`` aimed at a clause with a counted cap, and a ledger that exercises it.
+
+    The clause's own earlier awards are replaced by some inside each cap's scope (the same
+    subject; this award year for a yearly cap, any year up to it for the policy's life) using
+    none, part, all or more of the cap, and some just outside it (another year for a yearly
+    cap, another subject for a cap per item) that must not count. Other policies' awards are
+    left out, so the cap is the only thing the ledger changes.
+    """
+    clause = package().clauses[clause_id]
+    data = draw(facts_data(draw(_kinds_of(clause_id))))
+    satisfy_gates(data, clause)
+    year = data["award_year"]
+    code = data["applicant"]["credit_code"]
+    ledger = [a for a in data["earlier_awards"] if a["clause"] != clause_id]
+    for cap in counted_caps(clause):
+        assert cap.param is not None
+        limit = fen(value_on(package(), clause, cap.param, year) or 0)
+        if cap.per is CapPer.ITEM and clause.for_each is not None:
+            subjects = [str(item["id"]) for item in data[clause.for_each]]
+        else:
+            subjects = [code]
+        first = award_years().start
+        for subject in subjects:
+            used = draw(
+                st.one_of(
+                    st.sampled_from([limit, limit - 1, limit + 100, limit // 2]),
+                    st.integers(0, limit + 1000),
+                ),
+                label="used",
+            )
+            parts = draw(st.integers(1, 3), label="parts")
+            for k in range(parts):
+                share = used // parts + (used % parts if k == 0 else 0)
+                if share <= 0:
+                    continue
+                in_scope = year if cap.period is CapPeriod.YEAR else None
+                ledger.append(
+                    {
+                        "clause": clause_id,
+                        "subject_id": None if subject == code else subject,
+                        "award_year": in_scope or draw(st.integers(first, year), label="year"),
+                        "amount_cny": (Decimal(share) / 100).quantize(CENT),
+                    }
+                )
+        if draw(st.booleans(), label="outside the scope"):
+            outside: dict[str, Any] = {"clause": clause_id, "amount_cny": Decimal("99999.00")}
+            if cap.period is CapPeriod.YEAR and year > first:
+                outside |= {"subject_id": subjects[0], "award_year": year - 1}
+            elif cap.per is CapPer.ITEM and clause.for_each is not None:
+                outside |= {"subject_id": "NOT-AN-ITEM", "award_year": year}
+            else:
+                continue
+            if outside["subject_id"] == code:
+                outside["subject_id"] = None
+            ledger.append(outside)
+    data["earlier_awards"] = ledger
+    data["other_policy_awards"] = []
+    return Facts.model_validate(data)
+
+
+@st.composite
+def capped_facts(draw: st.DrawFn) -> Facts:
+    """``with_earlier_awards`` for a random clause with a counted cap."""
+    facts: Facts = draw(with_earlier_awards(draw(st.sampled_from(COUNTED_CAPS))))
+    return facts

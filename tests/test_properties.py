@@ -74,8 +74,12 @@ def earlier_fen(facts: Facts, clause_id: str, subject: str | None, year: int | N
 # --- (a) (f) (h): what every result looks like ------------------------------------------------
 
 
+#: Random applicant-years, half of them with earlier awards using up (or more than) a cap.
+WITH_LEDGERS = st.one_of(factgen.aimed_facts(), factgen.capped_facts())
+
+
 @SETTINGS
-@given(factgen.aimed_facts())
+@given(WITH_LEDGERS)
 def test_no_amount_is_ever_negative(facts: Facts) -> None:
     for result in run(facts).clauses:
         assert result.amount_fen is None or result.amount_fen >= 0, result.clause_id
@@ -117,7 +121,7 @@ def _item_maximum(clause: Clause, year: int) -> int | None:
 
 
 @SETTINGS
-@given(factgen.aimed_facts())
+@given(WITH_LEDGERS)
 def test_no_clause_pays_more_than_its_caps(facts: Facts) -> None:
     year = facts.award_year
     assert year is not None
@@ -153,6 +157,49 @@ def test_no_clause_pays_more_than_its_caps(facts: Facts) -> None:
                 )
             if clause.for_each is None:
                 assert result.amount_fen <= highest, clause.id
+
+
+@pytest.mark.parametrize("clause_id", factgen.COUNTED_CAPS)
+@FEWER
+@given(data=st.data())
+def test_a_cap_leaves_exactly_the_room_that_earlier_awards_of_its_period_left(
+    clause_id: str, data: Any
+) -> None:
+    """With the clause's earlier awards, each capped amount is the amount without them cut to
+    ``max(0, cap − what the cap's scope already used)`` — no more (the cap counts them) and
+    no less (awards of other years or subjects do not count)."""
+    clause = package().clauses[clause_id]
+    facts = data.draw(factgen.with_earlier_awards(clause_id), label="facts")
+    year = facts.award_year
+    assert year is not None
+    ledger = [a for a in facts.earlier_awards if a.clause != clause_id]
+    alone = run(facts.model_copy(update={"earlier_awards": ledger})).clause(clause_id)
+    result = run(facts).clause(clause_id)
+    assert result.eligible == alone.eligible
+    if alone.amount_fen is None:
+        assert result.amount_fen is None
+        return
+    assert result.amount_fen is not None
+    cut = False
+    for cap in factgen.counted_caps(clause):
+        assert cap.param is not None
+        limit = param_fen(clause, cap.param, year)
+        in_year = year if cap.period is CapPeriod.YEAR else None
+        if cap.per is CapPer.APPLICANT:
+            room = max(0, limit - earlier_fen(facts, clause.id, None, in_year))
+            assert result.amount_fen == min(alone.amount_fen, room), (clause.id, room, alone)
+            cut |= alone.amount_fen > room
+            continue
+        before = {i.subject: i for i in alone.items}
+        for item in result.items:
+            was = before[item.subject].amount_fen
+            if was is None:
+                assert item.amount_fen is None
+                continue
+            room = max(0, limit - earlier_fen(facts, clause.id, item.subject, in_year))
+            assert item.amount_fen == min(was, room), (clause.id, item.subject, room, was)
+            cut |= was > room
+    event("the ledger cut the amount" if cut else "room left")
 
 
 @SETTINGS

@@ -46,7 +46,13 @@ def diff(columnar: Results, expected: Sequence[Evaluation], package_for: Package
         for c in evaluation.clauses:
             cid = c.clause_id
             totals[cid] = totals.get(cid, 0) + (c.amount_fen or 0)
-            got = (row[eligible_col(cid)], row[fen_col(cid)], row.get(tier_col(cid), c.tier))
+            clause = package_for(evaluation.award_year).clauses[cid]
+            if clause.tiers and clause.for_each is None and tier_col(cid) not in row:
+                found.append(f"row {row_id} clause {cid}: the columnar result has no tier column")
+                continue
+            # a clause without tiers, or tiered per listed item (compared with the items
+            # below), has no tier column: its own tier is None in both engines
+            got = (row[eligible_col(cid)], row[fen_col(cid)], row.get(tier_col(cid)))
             want = (c.eligible, c.amount_fen, c.tier)
             if got != want:
                 found.append(f"row {row_id} clause {cid}: columnar {got}, single-case {want}")

@@ -108,6 +108,8 @@ class World:
     revocable_token: int  # a token of alice's (not the one the tests sign in with)
     verify_body: dict[str, Any]  # decisions that verify submitted_app
     tokens: dict[str, str] = field(default_factory=dict)  # user name → bearer secret
+    #: user name → (session cookie, its CSRF token): a browser signed in on the pages
+    sessions: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     def facts(self, **extra: Any) -> dict[str, Any]:
         """Facts of organisation A (without the award year)."""
@@ -257,6 +259,8 @@ def build_world(svc: Services, data_dir: Path) -> World:
 
     notice = plans.get(svc, dai, ids["plan_2025"])
     tokens = {u: auth.create_token(svc, who[u], "tests")[1] for u in USERS}
+    signed = {u: auth.login(svc, u, PASSWORD, "127.0.0.1") for u in USERS}
+    sessions = {u: (s.token, s.csrf_token) for u, s in signed.items()}
     revocable = auth.create_token(svc, alice, "to be revoked")[0].id
     with svc.reading() as s:
         objection = s.scalar(select(Objection.id).where(Objection.plan_id == notice.id))
@@ -293,6 +297,7 @@ def build_world(svc: Services, data_dir: Path) -> World:
         revocable_token=revocable,
         verify_body=verify_body,
         tokens=tokens,
+        sessions=sessions,
     )
 
 

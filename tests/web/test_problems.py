@@ -108,11 +108,13 @@ def test_a_refusal_is_in_english_when_asked(web: Web, case: str, accept: str) ->
 @pytest.mark.parametrize("accept", ["zh-CN,zh;q=0.9,en;q=0.8", "zh", "fr-FR", "", "*"])
 def test_chinese_is_the_answer_unless_english_comes_first(web: Web, accept: str) -> None:
     response = web.client.get(f"{API}/applications", headers={"Accept-Language": accept})
+    assert response.status_code == 401, response.text
     assert_problem(response, "zh")
 
 
 def test_the_problem_type_and_instance_identify_the_refusal(web: Web) -> None:
     response = web.client.get(f"{API}/applications/999999", headers=web.bearer("rui"))
+    assert response.status_code == 404, response.text
     problem = assert_problem(response)
     assert problem["type"] == "urn:huiqi:problem:404"
     assert problem["instance"] == f"{API}/applications/999999"
