@@ -239,6 +239,22 @@ MUTATIONS = [
         "payments may add up to more than the amount granted",
         ("tests/db/test_plans.py", "-k", "sqlite and disbursement"),
     ),
+    Mutation(
+        "one-person-all-steps",
+        "src/huiqi/fulfilment/duties.py",
+        "{t.step for t in taken if t.user_id == user_id and t.step in INCOMPATIBLE[step]}",
+        "{t.step for t in taken if t.user_id != user_id and t.step in INCOMPATIBLE[step]}",
+        "one person may review, approve and pay the same plan (separation of duties per person)",
+        ("tests/db/test_duties.py", "-k", "sqlite"),
+    ),
+    Mutation(
+        "budget-overrun",
+        "src/huiqi/service/budgets.py",
+        "if already + wanted[division] > budget.amount_fen:",
+        "if wanted[division] > budget.amount_fen:",
+        "approval forgets what the year's approved plans already took from a budget",
+        ("tests/db/test_races.py", "-k", "sqlite and budget"),
+    ),
 ]
 
 
