@@ -274,8 +274,16 @@ def demo(
     console.print("演示数据已装入 / demo loaded:", markup=False)
     for name, value in ids.items():
         console.print(f"  {name}: {value}", markup=False)
+    postponed = ids.get("notice_postponed_for_year")
+    if postponed:
+        console.print(
+            f"注意：{postponed} 年法定节假日安排尚未收录（chinesecalendar），2025 年度方案暂不公示，"
+            f"留作草稿 / note: the {postponed} holiday schedule is not in the calendar yet, so the "
+            "2025 plan is left as a draft instead of being put on public notice",
+            markup=False,
+        )
     console.print(
-        "用户 / users: admin rui dai fang ou shi shen alice charlie pan xie jia zi yong yi"
+        "用户 / users: admin rui dai fang cai ou shi shen alice charlie pan xie jia zi yong yi"
         "（命令行用 --as 指定 / pick one with --as）",
         markup=False,
     )
