@@ -48,8 +48,11 @@ lint: setup
 typecheck: setup
 	$(VENV)/bin/mypy
 
+# One test process per core (pytest-xdist); TEST_WORKERS=0 runs them in this process.
+TEST_WORKERS ?= auto
+
 pytest: setup system-deps
-	$(VENV)/bin/python -m pytest -q
+	$(VENV)/bin/python -m pytest -q -n $(TEST_WORKERS)
 
 test: lint typecheck pytest
 
