@@ -186,3 +186,15 @@ def cast(svc: Services) -> Cast:
     with svc.reading() as s:
         actors = {name: load_actor(s, name) for name in ["admin", *people]}
     return Cast(**actors)
+
+
+def unclaimed_year(svc: Services, *prefer: int) -> int:
+    """An award year the test database has no application for yet (one open claim per
+    organisation, clause, subject and year: a test that applies again picks another year)."""
+    from sqlalchemy import select
+
+    from huiqi.db.tables import Application
+
+    with svc.reading() as s:
+        used = set(s.scalars(select(Application.award_year)))
+    return next(y for y in (*prefer, 2021, 2022, 2023, 2024, 2025) if y not in used)

@@ -6,15 +6,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import text
 
-from huiqi.db.tables import Application, AuditEntry, AuditHead
+from huiqi.db.tables import AuditEntry, AuditHead
 from huiqi.fulfilment.audit import chain_hash
 from huiqi.service import applications
 from huiqi.service import audit as audit_service
 from huiqi.service.uow import Services
 
-from .conftest import ORG_A, Cast
+from .conftest import ORG_A, Cast, unclaimed_year
 
 FACTS = {
     "applicant": {
@@ -34,9 +34,7 @@ def some_history(svc: Services, cast: Cast, year: int | None = None) -> int:
     """An application submitted and returned: a few chained entries. (One open claim per
     clause and year: a second history is of a year not applied for yet.)"""
     if year is None:
-        with svc.reading() as s:
-            used = set(s.scalars(select(Application.award_year)))
-        year = next(y for y in (2022, 2023, 2024, 2025, 2021) if y not in used)
+        year = unclaimed_year(svc, 2022)
     draft = applications.create_draft(
         svc, cast.alice, org_code=ORG_A, year=year, clauses=["4.1a"], facts=FACTS
     )

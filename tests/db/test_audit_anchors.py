@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, text
 
-from huiqi.db.tables import Application, AuditEntry
+from huiqi.db.tables import AuditEntry
 from huiqi.fulfilment.audit import GENESIS, chain_hash
 from huiqi.service import applications, audit_check, plans, recoveries
 from huiqi.service import audit as audit_service
@@ -24,7 +24,7 @@ from huiqi.service.audit_check import AuditReport
 from huiqi.service.errors import ServiceError
 from huiqi.service.uow import Services
 
-from .conftest import ORG_A, Cast, Clock
+from .conftest import ORG_A, Cast, Clock, unclaimed_year
 from .test_workflow import FACTS, approve_all
 
 KEY = b"k" * 8 + b"0123456789abcdef0123456789abcdef"
@@ -68,9 +68,7 @@ def chain_alone(svc: Services) -> list[str]:
 def more_history(svc: Services, cast: Cast) -> None:
     """An application submitted and returned, in a year A has not applied for yet (a second
     open claim of the same clause and year would be refused)."""
-    with svc.reading() as s:
-        used = set(s.scalars(select(Application.award_year)))
-    year = next(y for y in (2023, 2024, 2025, 2021, 2022) if y not in used)
+    year = unclaimed_year(svc, 2023)
     draft = applications.create_draft(
         svc, cast.bob, org_code=ORG_A, year=year, clauses=["7.1"], facts=FACTS
     )

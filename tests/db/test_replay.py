@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from datetime import date
+from typing import Any
 
 import pytest
 from sqlalchemy import select, text
@@ -27,6 +28,18 @@ from huiqi.service.uow import Services
 def demo_svc(svc: Services) -> Services:
     demo.load(svc, date(2026, 3, 2))
     return svc
+
+
+def first_verified(svc: Services) -> tuple[int, int, int, str, dict[str, Any]]:
+    """The demo's first verified application: id, organisation, year, first clause, result."""
+    with svc.reading() as s:
+        app = s.scalars(
+            select(Application)
+            .where(Application.state == AppState.VERIFIED)
+            .order_by(Application.id)
+        ).first()
+        assert app is not None and app.evaluation is not None
+        return app.id, app.org_id, app.award_year, app.clauses[0], dict(app.evaluation)
 
 
 def test_every_decision_of_the_demo_replays_byte_for_byte(demo_svc: Services) -> None:
@@ -48,13 +61,7 @@ def test_a_replay_uses_the_ledger_of_then_not_of_now(demo_svc: Services) -> None
     replay: the input the decision read is kept with it."""
     with demo_svc.reading() as s:
         shen = load_actor(s, "shen")
-        app = s.scalars(
-            select(Application)
-            .where(Application.state == AppState.VERIFIED)
-            .order_by(Application.id)
-        ).first()
-        assert app is not None
-        app_id, org_id, year, clause = app.id, app.org_id, app.award_year, app.clauses[0]
+    app_id, org_id, year, clause, _ = first_verified(demo_svc)
     with demo_svc.engine.begin() as conn:  # as if another plan had paid this clause since
         conn.execute(
             text(
@@ -70,13 +77,8 @@ def test_a_replay_uses_the_ledger_of_then_not_of_now(demo_svc: Services) -> None
 def test_a_changed_stored_result_or_input_shows_as_a_difference(demo_svc: Services) -> None:
     with demo_svc.reading() as s:
         shen = load_actor(s, "shen")
-        app = s.scalars(
-            select(Application)
-            .where(Application.state == AppState.VERIFIED)
-            .order_by(Application.id)
-        ).first()
-        assert app is not None and app.evaluation is not None
-        app_id, tampered = app.id, json.loads(json.dumps(app.evaluation))
+    app_id, _, _, _, stored = first_verified(demo_svc)
+    tampered = json.loads(json.dumps(stored))
     tampered["policy"]["version"] = "0.0.0-edited"
     with demo_svc.engine.begin() as conn:
         conn.execute(

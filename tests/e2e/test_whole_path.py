@@ -31,16 +31,8 @@ from pathlib import Path
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import People, Screenshots, Server, fill_sign_in
+from tests.samples import PDF
 
-#: The smallest whole PDF (one blank page, a cross-reference table): uploads are parsed to the
-#: bottom, so a fragment without ``startxref`` would be refused as unreadable.
-PDF = (
-    b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>> endobj\n"
-    b"2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>> endobj\n"
-    b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 595 842]>> endobj\n"
-    b"xref\n0 4\n0000000000 65535 f \n0000000009 00000 n \n0000000053 00000 n \n"
-    b"0000000103 00000 n \ntrailer<</Size 4/Root 1 0 R>>\nstartxref\n167\n%%EOF\n"
-)
 QUESTION = "请补充2024年度员工培训费用的发票及培训签到表。"
 OBJECTION = "请核实该企业2025年度跨境电商出口额是否属实。"
 

@@ -36,6 +36,7 @@ from huiqi.service import applications, attachments, auth, demo, plans, registry
 from huiqi.service.actors import Actor, load_actor
 from huiqi.service.uow import Services
 from huiqi.web.app import create_app
+from tests.samples import PDF as PDF  # the tests here upload it
 
 PG_URL = os.environ.get("HUIQI_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 API = "/api/v1"
@@ -48,17 +49,6 @@ OTHER = "charlie"  # applicant of organisation B (the logistics company)
 STAFF_USERS = ("rui", "dai", "fang", "ou", "shi", "shen", "admin")
 USERS = (OWN, OTHER, *STAFF_USERS)
 PASSWORD = demo.DEMO_PASSWORD
-
-#: The smallest files each accepted kind is recognised by (their content, not their name).
-#: The smallest whole PDF (one blank page, a cross-reference table): uploads are parsed to the
-#: bottom, so a fragment without ``startxref`` would be refused as unreadable.
-PDF = (
-    b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>> endobj\n"
-    b"2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>> endobj\n"
-    b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 595 842]>> endobj\n"
-    b"xref\n0 4\n0000000000 65535 f \n0000000009 00000 n \n0000000053 00000 n \n"
-    b"0000000103 00000 n \ntrailer<</Size 4/Root 1 0 R>>\nstartxref\n167\n%%EOF\n"
-)
 
 
 class Clock:
