@@ -806,3 +806,18 @@ def test_the_review_lists_every_other_claim_of_the_same_thing_with_its_state(sit
     assert "同一单位、条款、对象和年度的其他申报" in shown
     assert 'href="/console/applications/7"' in shown and "不予支持" in shown
     assert f"第{clauses[0]}条" in shown
+
+
+def test_a_reviewer_replays_a_decision_from_its_page(site: Site) -> None:
+    """The review page links to the replay; the replay page says the decision is the same,
+    byte for byte, in either language, and shows both hashes."""
+    rui = site.visitor("rui")
+    page = rui.get("/console/applications/1").text
+    assert 'href="/console/applications/1/replay"' in page
+    zh = rui.get("/console/applications/1/replay")
+    assert zh.status_code == 200 and "重放结果与原决定逐字节一致" in zh.text
+    en = site.visitor("shen", lang="en").get("/console/applications/1/replay")
+    assert "identical to the decision, byte for byte" in en.text
+    hashes = re.findall(r"<code>([0-9a-f]{64})</code>", zh.text)
+    assert len(hashes) == 2 and hashes[0] == hashes[1]
+    assert site.visitor("alice").get("/console/applications/1/replay").status_code in (303, 403)

@@ -715,6 +715,9 @@ PAGES: dict[tuple[str, str], Page] = {
         lambda w: {"app_id": w.submitted_app},
         hides=True,
     ),
+    ("GET", "/console/applications/{app_id}/replay"): Page(
+        "verified application of A", CONSOLE_READERS, lambda w: {"app_id": w.verified_app}
+    ),
     # the staff console: the review of applications (市商务局) and the office's approval
     ("POST", "/console/applications/{app_id}/verify"): Page(
         "submitted application of A",

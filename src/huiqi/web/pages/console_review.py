@@ -18,6 +18,7 @@ from huiqi.fulfilment.decisions import LineDecision
 from huiqi.fulfilment.roles import Role
 from huiqi.policy.model import AmountKind
 from huiqi.service import applications, attachments, registry
+from huiqi.service import replay as replay_service
 from huiqi.service.actors import Actor
 from huiqi.service.applications import ApplicationView, LineView
 from huiqi.service.attachments import AttachmentView
@@ -286,6 +287,16 @@ def review_page(app_id: Id, request: Request) -> Response:
     if actor is None:
         return login_redirect(request)
     return review_response(request, actor, app_id)
+
+
+@router.get("/console/applications/{app_id}/replay")
+def replay_page(app_id: Id, request: Request) -> Response:
+    """The decision re-run on what it read then, under the package of then (issue 15.6)."""
+    actor = page_staff(request)
+    if actor is None:
+        return login_redirect(request)
+    result = replay_service.replay(get_services(request), actor, app_id)
+    return render(request, "console_replay.html", result=result)
 
 
 def _line_paths(app: ApplicationView) -> dict[str, str]:
