@@ -13,7 +13,10 @@ from sqlalchemy.orm import Session
 
 from huiqi.db.tables import Budget, Organisation
 from huiqi.errors import Problem
+from huiqi.fulfilment.roles import Role
 from huiqi.policy import PolicyPackage
+from huiqi.service.actors import Actor, require
+from huiqi.service.uow import Services
 
 
 def problem(package: PolicyPackage, value: str, field: str = "division") -> Problem | None:
@@ -54,3 +57,10 @@ def unknown_in_use(s: Session, package: PolicyPackage) -> dict[str, list[str]]:
         if division not in names:
             found.setdefault(division, []).append(f"budget {year}")
     return found
+
+
+def outside_the_list(svc: Services, actor: Actor) -> dict[str, list[str]]:
+    """:func:`unknown_in_use` for the administrator and the bureaus' staff."""
+    require(actor, Role.ADMIN, Role.COMMERCE_REVIEWER, Role.FINANCE_REVIEWER)
+    with svc.reading() as s:
+        return unknown_in_use(s, svc.package)
