@@ -7,6 +7,9 @@ written. Reports total by division in the list's order. Each package has its own
 
 from __future__ import annotations
 
+import csv
+import io
+
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
@@ -16,13 +19,13 @@ from huiqi.documents.report import load_report
 from huiqi.facts.model import ApplicantKind
 from huiqi.fulfilment.roles import Role
 from huiqi.policy import PolicyPackage, load_package
-from huiqi.service import divisions, orgs, plans
+from huiqi.service import divisions, imports, orgs, plans
 from huiqi.service.actors import Actor, load_actor
 from huiqi.service.errors import Invalid
 from huiqi.service.uow import Services
 
 from ..conftest import FIXTURES
-from .conftest import Cast, Clock
+from .conftest import ORG_A, Cast, Clock
 
 NEW_ORG = "91431000MA4T3C6F8E"
 
@@ -131,3 +134,37 @@ def test_another_package_has_its_own_list(
     )
     assert view.division == "示例东区"
     plans.set_budget(svc, fang, division="示例西区", year=2025, amount_fen=1)
+
+
+PLATFORM_HEADER = ["统一社会信用代码", "年度", "税收申报缴纳地", "是否备案", "是否对接"]
+
+
+@pytest.mark.parametrize(
+    ("division", "refused"),
+    [
+        ("北湖区", None),  # the one company A is registered with
+        ("苏仙区", "与该单位登记的税收申报缴纳地“北湖区”不一致"),
+        ("北湖", "不在本政策的县市区（园区）名单中"),
+    ],
+)
+def test_an_imported_tax_filing_division_is_checked_against_the_list_and_the_organisation(
+    svc: Services, cast: Cast, division: str, refused: str | None
+) -> None:
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(
+        [PLATFORM_HEADER, [ORG_A, 2022, division, "是", "是"]]
+    )
+    report = imports.import_file(
+        svc,
+        cast.rui,
+        data=out.getvalue().encode(),
+        file_name="f.csv",
+        kind="platform",
+        dry_run=True,
+    )
+    if refused is None:
+        assert report.ok and [a.row for a in report.accepted] == [2]
+    else:
+        [issue] = report.rejected
+        assert (issue.row, issue.column, issue.value) == (2, "税收申报缴纳地", division)
+        assert refused in issue.zh and "tax-filing division" in issue.en
