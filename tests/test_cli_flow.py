@@ -9,10 +9,13 @@ from functools import partial
 from pathlib import Path
 
 import pytest
+from sqlalchemy import update
 from typer.testing import CliRunner
 
 from huiqi.cli import app
+from huiqi.cli.flow_common import services
 from huiqi.config import get_settings
+from huiqi.db.tables import Organisation
 from huiqi.service import bootstrap
 from huiqi.service.uow import Services
 
@@ -206,3 +209,23 @@ def test_backup_and_restore_from_the_command_line_check_the_chain_first(
     refused = runner.invoke(app, ["db", "restore", str(tampered), "--replace"])
     assert refused.exit_code == 2 and "--force" in refused.stderr and "#1" in refused.stderr
     assert "forced past" in ok("db", "restore", str(tampered), "--replace", "--force")
+
+
+def test_org_add_refuses_a_division_outside_the_list_and_org_divisions_lists_it(
+    database: Path,
+) -> None:
+    ok("user", "add", "admin", "--role", "admin")
+    org = ["org", "add", "91431000MA4T123451", "x", "--kind", "cbec_enterprise", "--as", "admin"]
+    refused = runner.invoke(app, [*org, "--division", "北湖"])
+    assert refused.exit_code == 2
+    assert "division" in refused.stderr and "北湖" in refused.stderr
+    assert "北湖区" in refused.stderr  # the names allowed are listed
+    listing = ok("org", "divisions", "--as", "admin")
+    assert re.search(r"^beihu\s+431002\s+北湖区\s+Beihu District$", listing, re.M)
+    assert "不在名单内" not in listing
+    ok(*org, "--division", "北湖区")
+    with services().transaction() as s:  # as a row from before the list: free text
+        s.execute(update(Organisation).values(division="北湖"))
+    outside = runner.invoke(app, ["org", "divisions", "--as", "admin"])
+    assert outside.exit_code == 1
+    assert "'北湖' — organisation 91431000MA4T123451" in outside.stdout

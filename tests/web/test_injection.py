@@ -21,6 +21,7 @@ import httpx
 import pytest
 
 from huiqi.policy import PolicyPackage
+from huiqi.policy.model import Division
 
 from .conftest import API, MAX_UPLOAD, MakeWeb, Template, Web, close_web, sqlite_copy
 from .test_authorisation_matrix import ROLES, ROUTE_APP, RULES, Rule
@@ -87,7 +88,16 @@ class Field:
     @property
     def free_text(self) -> bool:
         """Text a person writes (not a code, a choice, a date or a password)."""
-        coded = {"credit_code", "org_code", "kind", "clauses", "clause", "subject", "username"}
+        coded = {
+            "credit_code",
+            "org_code",
+            "kind",
+            "clauses",
+            "clause",
+            "subject",
+            "username",
+            "division",  # one of the policy package's paying divisions
+        }
         return not (
             {"pattern", "format", "enum"} & set(self.schema)
             or coded & {str(p) for p in self.at}
@@ -267,7 +277,6 @@ def _applicant_name(web: Web, response: httpx.Response) -> Any:
 
 READ_BACK: dict[tuple[str, str, str], Reader] = {
     ("POST", "/organisations", "name"): _org("name"),
-    ("POST", "/organisations", "division"): _org("division"),
     ("POST", "/tokens", "name"): _token_name,
     ("POST", "/applications/{application_id}/return", "reason"): _return_reason,
     ("POST", "/applications/{application_id}/reject", "reason"): _line_reason,
@@ -444,7 +453,26 @@ def test_every_text_at_its_longest_is_stored_on_both_databases(
 LONGEST_DIVISION = ("郴州高新技术产业开发区" * 10)[:100]  # the longest the route allows
 
 
+def with_longest_division(web: Web) -> None:
+    """A package whose list of paying divisions names one as long as the route allows."""
+    package = web.svc.package
+    longest = Division(id="longest", zh=LONGEST_DIVISION, en="the longest name")
+    policy = package.policy.model_copy(update={"divisions": [*package.policy.divisions, longest]})
+    web.svc.package = package.model_copy(update={"policy": policy})
+
+
+def test_a_division_outside_the_packages_list_is_refused_naming_it(web: Web) -> None:
+    org = {"credit_code": "91431000MA4T3C6F8E", "name": "x", "kind": "park", "division": "北湖"}
+    response = web.client.post(f"{API}/organisations", json=org, headers=web.bearer("admin"))
+    assert response.status_code == 422, response.text
+    assert "北湖" in response.text and "division" in response.text
+    response = put_budget(web, "北湖")
+    assert response.status_code == 422, response.text
+    assert "北湖" in response.text and "division" in response.text
+
+
 def put_budget(web: Web, division: str) -> httpx.Response:
+    with_longest_division(web)
     response: httpx.Response = web.client.put(
         f"{API}/budgets/{quote(division, safe='')}/2025",
         json={"amount_fen": 100},

@@ -13,7 +13,7 @@ from huiqi.config import get_settings
 from huiqi.errors import InputError, Problem
 from huiqi.fulfilment.roles import Role
 from huiqi.money import format_yuan
-from huiqi.service import orgs
+from huiqi.service import divisions, orgs
 
 if TYPE_CHECKING:
     from huiqi.service.users import UserView
@@ -30,7 +30,13 @@ def org_add(
     code: Annotated[str, typer.Argument(help="统一社会信用代码 / credit code")],
     name: Annotated[str, typer.Argument(help="单位名称 / name")],
     kind: Annotated[str, typer.Option(help="cbec_enterprise, service_enterprise, park, …")],
-    division: Annotated[str, typer.Option(help="税收申报缴纳地 / tax-filing county or zone")],
+    division: Annotated[
+        str,
+        typer.Option(
+            help="税收申报缴纳地：政策包县市区（园区）名单之一（huiqi org divisions）"
+            " / tax-filing division, one of the policy's list"
+        ),
+    ],
     as_user: AsOpt,
     filed: Annotated[bool, typer.Option(help="已在线上综合服务平台备案 / filed")] = False,
     connected: Annotated[bool, typer.Option(help="已与平台对接 / connected")] = False,
@@ -53,6 +59,28 @@ def org_add(
             platform_connected=connected,
         )
     out().print(f"{view.id} {view.credit_code} {view.name} · {view.division}", markup=False)
+
+
+@org_app.command("divisions")
+def org_divisions(as_user: AsOpt, lang: LangOpt = Lang.zh) -> None:
+    """列出政策包的县市区（园区）名单，以及数据库中不在名单内的县市区（旧的自由文本）；有则退出码 1。
+    List the policy's paying divisions and any division held in the database outside the list
+    (free text from before it); exit code 1 when there is one.
+
+    示例 / Example:  huiqi org divisions --as admin
+    """
+    with refuse_bad_input(lang):
+        svc = services()
+        outside = divisions.outside_the_list(svc, acting(svc, as_user))
+    console = out()
+    for d in svc.package.policy.divisions:
+        console.print(f"{d.id}\t{d.code or '—'}\t{d.zh}\t{d.en}", markup=False)
+    for name, holders in outside.items():
+        console.print(
+            f"不在名单内 / not in the list: {name!r} — {', '.join(holders)}", markup=False
+        )
+    if outside:
+        raise typer.Exit(1)
 
 
 @user_app.command("password")

@@ -11,13 +11,14 @@ from huiqi.cli.common import AsOpt, Lang, LangOpt, out, refuse_bad_input
 from huiqi.cli.flow_common import acting, date_of, fen_of, services, state_label
 from huiqi.money import format_yuan
 from huiqi.service import plans
+from huiqi.service.uow import Services
 
 plan_app = typer.Typer(help="资金分配方案。 Allocation plans.", no_args_is_help=True)
 
 # -- plans ----------------------------------------------------------------------------
 
 
-def _print_plan(view: plans.PlanView, lang: Lang) -> None:
+def _print_plan(view: plans.PlanView, lang: Lang, svc: Services) -> None:
     lg = lang.value
     console = out()
     console.print(
@@ -57,7 +58,10 @@ def _print_plan(view: plans.PlanView, lang: Lang) -> None:
             state_label(i.state, lang),
         )
     console.print(table)
-    for division, figures in sorted(view.factors.items()):
+    # each paying finance in the policy package's order of divisions
+    for division, figures in sorted(
+        view.factors.items(), key=lambda kv: svc.package.division_order(kv[0])
+    ):
         if division == "excluded" or not isinstance(figures, dict):
             continue
         budget = figures.get("budget_fen")
@@ -76,7 +80,7 @@ def _plan_call(lang: Lang, as_user: str, call: Any, *args: Any, **kwargs: Any) -
     with refuse_bad_input(lang):
         svc = services()
         view = call(svc, acting(svc, as_user), *args, **kwargs)
-    _print_plan(view, lang)
+    _print_plan(view, lang, svc)
 
 
 PlanId = Annotated[int, typer.Argument(help="方案编号 / plan id")]

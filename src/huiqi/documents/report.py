@@ -142,7 +142,8 @@ def _report_data(s: Session, svc: Services, year: int) -> ReportData:
             for c in sorted(clauses, key=clause_sort_key)
         ],
         by_division=[
-            Bar(d, d, budget_fen=budgets.get(d), **divisions[d]) for d in sorted(divisions)
+            Bar(d, d, budget_fen=budgets.get(d), **divisions[d])
+            for d in sorted(divisions, key=svc.package.division_order)
         ],
         by_year=by_year,
         plans=plan_rows,

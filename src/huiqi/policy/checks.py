@@ -42,6 +42,34 @@ def normalise(text: str) -> str:
     return re.sub(r"\s+", "", text)
 
 
+def _check_divisions(package: PolicyPackage) -> Iterator[Found]:
+    """The paying finances: each id, code and name (Chinese, English) names one entry, and a
+    name is stored as written, so it has no surrounding spaces."""
+    seen: dict[tuple[str, str], int] = {}
+    for i, division in enumerate(package.policy.divisions):
+        for key in ("id", "code", "zh", "en"):
+            value = getattr(division, key)
+            if value is None:
+                continue
+            if value != value.strip():
+                yield (
+                    "policy.yaml",
+                    None,
+                    f"divisions[{i}].{key}",
+                    f"县市区名称“{value}”前后有空格",
+                    f"division {key} {value!r} has surrounding spaces",
+                )
+            first = seen.setdefault((key, value), i)
+            if first != i:
+                yield (
+                    "policy.yaml",
+                    None,
+                    f"divisions[{i}].{key}",
+                    f"县市区 {key}“{value}”与第 {first + 1} 项重复",
+                    f"division {key} {value!r} repeats entry {first + 1}",
+                )
+
+
 def check_package(package: PolicyPackage) -> Iterator[Found]:
     source = normalise(package.source_text)
     policy = package.policy
@@ -66,6 +94,7 @@ def check_package(package: PolicyPackage) -> Iterator[Found]:
             "引文不在政策原文中",
             "quoted text not found in the source",
         )
+    yield from _check_divisions(package)
     known_kinds = {k.value for k in ApplicantKind}
     for kind in policy.applicant_kinds:
         if kind not in known_kinds:

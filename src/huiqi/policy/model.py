@@ -384,6 +384,17 @@ class Funding(_Spec):
     quote: str
 
 
+class Division(_Spec):
+    """A paying finance (税收申报缴纳地财政): the city's own budget, a county-level division or a
+    zone. ``zh`` is the name organisations, budgets and plan items carry."""
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    #: The administrative division code (GB/T 2260) where one exists; zones have none.
+    code: str | None = Field(default=None, pattern=r"^\d{6}$")
+    zh: str = Field(min_length=1, max_length=100)
+    en: str = Field(min_length=1, max_length=200)
+
+
 class PolicyFile(_Spec):
     """``policy.yaml``."""
 
@@ -398,6 +409,9 @@ class PolicyFile(_Spec):
     switches: dict[str, Switch] = {}
     overlap: Overlap
     funding: Funding | None = None
+    #: The paying finances, in the order plans, budgets and reports list them. Empty: the
+    #: package names none, and a division is any non-blank text.
+    divisions: list[Division] = []
     #: Who approves discretionary amounts and events (the leading group's office).
     office: Text = Text(zh="领导小组办公室", en="the leading group's office")
     applicant_kinds: dict[str, Text] = Field(min_length=1)
@@ -430,6 +444,19 @@ class PolicyPackage(_Spec):
     @property
     def version(self) -> str:
         return self.policy.version
+
+    @property
+    def division_names(self) -> list[str]:
+        """The paying finances' names (``zh``), in the package's order."""
+        return [d.zh for d in self.policy.divisions]
+
+    def division(self, name: str) -> Division | None:
+        return next((d for d in self.policy.divisions if d.zh == name), None)
+
+    def division_order(self, name: str) -> tuple[int, str]:
+        """Sort key: the package's order, then any name outside the list (old free text)."""
+        names = self.division_names
+        return (names.index(name), "") if name in names else (len(names), name)
 
     def switch(self, name: str) -> str:
         if name in self.switch_values:

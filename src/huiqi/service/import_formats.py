@@ -241,6 +241,24 @@ YEAR = Column(
     ("年度", "年份", "统计年度", "奖补年度", "year", "award_year"),
     year,
 )
+#: Where the organisation files its taxes, when the authority's table says (optional): checked
+#: against the package's paying divisions and the organisation's registered division.
+DIVISION = Column(
+    "division",
+    "税收申报缴纳地",
+    "tax-filing division",
+    (
+        "税收申报缴纳地",
+        "纳税申报地",
+        "税收缴纳地",
+        "纳税地",
+        "所属县市区",
+        "县市区",
+        "division",
+        "tax_filing_division",
+    ),
+    parse_text,
+)
 
 
 def _usd(key: str, zh: str, en: str, names: tuple[str, ...]) -> list[Column]:
@@ -257,6 +275,7 @@ CUSTOMS_COLUMNS = [
     CREDIT_CODE,
     NAME,
     YEAR,
+    DIVISION,
     *_usd("export_usd", "出口额", "export", ("出口额", "出口", "跨境电商出口额", "出口金额")),
     *_usd("import_usd", "进口额", "import", ("进口额", "进口", "跨境电商进口额", "进口金额")),
     Column(
@@ -271,6 +290,7 @@ PLATFORM_COLUMNS = [
     CREDIT_CODE,
     NAME,
     YEAR,
+    DIVISION,
     Column(
         "platform_filed",
         "是否备案",
@@ -290,6 +310,7 @@ LOGISTICS_COLUMNS = [
     CREDIT_CODE,
     NAME,
     YEAR,
+    DIVISION,
     Column(
         "domestic_orders",
         "物流订单量（单）",
@@ -312,6 +333,7 @@ OTHER_AWARD_COLUMNS = [
     CREDIT_CODE,
     NAME,
     YEAR,
+    DIVISION,
     Column(
         "policy",
         "政策名称",

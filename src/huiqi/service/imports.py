@@ -30,7 +30,7 @@ from huiqi.errors import InputError, Problem
 from huiqi.fulfilment.roles import Role
 from huiqi.money import yuan_to_fen
 from huiqi.policy import PolicyPackage
-from huiqi.service import audit
+from huiqi.service import audit, divisions
 from huiqi.service.actors import Actor, require
 from huiqi.service.errors import Invalid
 from huiqi.service.import_formats import (
@@ -334,6 +334,8 @@ def _check(s: Session, package: PolicyPackage, parsed: Parsed) -> _Checked:
             except InputError as exc:
                 issues += [RowIssue(row.row, year_col, year, p.zh, p.en) for p in exc.problems]
         issues += _kind_checks(package, parsed, row)
+        if org is not None and (division := values.get("division")) is not None:
+            issues += _division_checks(package, parsed, row.row, division, org)
         if code is not None and year is not None and not row.issues:
             key = _dedupe_key(parsed.kind, code, year, values)
             if key in seen:
@@ -383,6 +385,28 @@ def _check(s: Session, package: PolicyPackage, parsed: Parsed) -> _Checked:
             )
         good.append(_Good(row, org, year))
     return _Checked(good, rejected, warnings)
+
+
+def _division_checks(
+    package: PolicyPackage, parsed: Parsed, row: int, division: str, org: Organisation
+) -> list[RowIssue]:
+    """A tax-filing division in the authority's table is one of the package's and the one the
+    organisation is registered with (else the row is refused: which finance pays is in doubt)."""
+    column = _column(parsed, "division", "税收申报缴纳地")
+    wrong = divisions.problem(package, division)
+    if wrong is not None:
+        return [RowIssue(row, column, division, wrong.zh, wrong.en)]
+    if division != org.division:
+        return [
+            RowIssue(
+                row,
+                column,
+                division,
+                f"与该单位登记的税收申报缴纳地“{org.division}”不一致",
+                f"differs from the organisation's registered tax-filing division {org.division!r}",
+            )
+        ]
+    return []
 
 
 def _same_name(name: str) -> str:

@@ -13,7 +13,7 @@ from huiqi.errors import Problem
 from huiqi.facts.model import ApplicantKind
 from huiqi.fulfilment.duties import Body, DutyConflict, body_of
 from huiqi.fulfilment.roles import Role
-from huiqi.service import audit
+from huiqi.service import audit, divisions
 from huiqi.service.actors import Actor, require
 from huiqi.service.errors import Conflict, Invalid, NotFound
 from huiqi.service.uow import Services
@@ -65,15 +65,9 @@ def add_org(
         problems.append(Problem("kind", kind, f"主体类型应为 {allowed}", f"kind must be {allowed}"))
     if not name.strip():
         problems.append(Problem("name", name, "单位名称不能为空", "name is empty"))
-    if not division.strip():
-        problems.append(
-            Problem(
-                "division",
-                division,
-                "须填写税收申报缴纳地（县市区或园区）",
-                "the tax-filing county or zone is needed",
-            )
-        )
+    division = division.strip()
+    if (wrong := divisions.problem(svc.package, division)) is not None:
+        problems.append(wrong)
     if problems:
         raise Invalid("单位信息有误", "bad organisation details", problems)
     with svc.transaction() as s:
@@ -83,7 +77,7 @@ def add_org(
             credit_code=code,
             name=name.strip(),
             kind=ApplicantKind(kind),
-            division=division.strip(),
+            division=division,
             platform_filed=platform_filed,
             platform_connected=platform_connected,
             created_at=svc.clock(),

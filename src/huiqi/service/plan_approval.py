@@ -34,7 +34,7 @@ from huiqi.fulfilment.workflow import (
 )
 from huiqi.money import format_yuan
 from huiqi.policy.model import AmountKind
-from huiqi.service import anchors, audit, audit_ledger, budgets, claims
+from huiqi.service import anchors, audit, audit_ledger, budgets, claims, divisions
 from huiqi.service.actors import Actor, require
 from huiqi.service.duties import check_plan_step
 from huiqi.service.errors import Conflict, Forbidden, Invalid, NotFound
@@ -396,19 +396,13 @@ def close(svc: Services, actor: Actor, plan_id: int) -> PlanView:
 def set_budget(svc: Services, actor: Actor, *, division: str, year: int, amount_fen: int) -> None:
     """The finance bureau records what a paying finance has for an award year."""
     require(actor, Role.FINANCE_REVIEWER)  # a budget is the finance bureau's decision
-    if amount_fen < 0 or not division.strip():
-        raise Invalid(
-            "预算信息有误",
-            "bad budget",
-            [
-                Problem(
-                    "amount_fen",
-                    amount_fen,
-                    "预算不能为负，须指明县市区",
-                    "a budget is ≥ 0 and names its division",
-                )
-            ],
-        )
+    problems = []
+    if amount_fen < 0:
+        problems.append(Problem("amount_fen", amount_fen, "预算不能为负", "a budget is ≥ 0"))
+    if (wrong := divisions.problem(svc.package, division)) is not None:
+        problems.append(wrong)
+    if problems:
+        raise Invalid("预算信息有误", "bad budget", problems)
     with svc.transaction() as s:
         budget = budgets.lock_for_change(s, division, year)
         budgets.check_change(s, division, year, amount_fen)

@@ -3,6 +3,7 @@ the reviews of 市财政局 and 领导小组办公室, 市人民政府's approva
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from fractions import Fraction
@@ -304,9 +305,12 @@ def _preview(request: Request, plan_id: int, rule: str, quota: int | None, ranki
     return preview
 
 
-def _budget_rows(view: PlanView, preview: Preview | None) -> list[BudgetRow]:
+def _budget_rows(
+    view: PlanView, preview: Preview | None, order: Callable[[str], tuple[int, str]]
+) -> list[BudgetRow]:
+    """One row per paying finance, in the policy package's order of divisions."""
     rows = []
-    for division, figures in sorted(view.factors.items()):
+    for division, figures in sorted(view.factors.items(), key=lambda kv: order(kv[0])):
         if not isinstance(figures, dict):
             continue
         pre = preview.factors.get(division) if preview else None
@@ -326,8 +330,9 @@ def _budget_rows(view: PlanView, preview: Preview | None) -> list[BudgetRow]:
     return rows
 
 
-def _groups(view: PlanView) -> list[DivisionGroup]:
-    """Items by paying finance, then by clause (in the package's clause order)."""
+def _groups(view: PlanView, order: Callable[[str], tuple[int, str]]) -> list[DivisionGroup]:
+    """Items by paying finance (in the package's order of divisions), then by clause (in the
+    package's clause order)."""
     divisions: dict[str, dict[str, list[PlanItemView]]] = {}
     for item in view.items:
         divisions.setdefault(item.division, {}).setdefault(item.clause_id, []).append(item)
@@ -339,7 +344,7 @@ def _groups(view: PlanView) -> list[DivisionGroup]:
                 for c, items in sorted(clauses.items(), key=lambda kv: clause_sort_key(kv[0]))
             ],
         )
-        for division, clauses in sorted(divisions.items())
+        for division, clauses in sorted(divisions.items(), key=lambda kv: order(kv[0]))
     ]
 
 
@@ -419,8 +424,8 @@ def plan_response(
         "console_plan.html",
         status=status,
         plan=view,
-        budgets=_budget_rows(view, preview),
-        groups=_groups(view),
+        budgets=_budget_rows(view, preview, svc.package.division_order),
+        groups=_groups(view, svc.package.division_order),
         by_clause=_by_clause(view),
         titles=titles,
         notes=notes,

@@ -75,7 +75,7 @@ def _budget_use(request: Request, year: int | None) -> tuple[int | None, list[Bu
     for division, state, total in rows:
         target = approved if state in DONE else pending
         target[division] = target.get(division, 0) + int(total or 0)
-    divisions = sorted(set(budgets) | set(approved) | set(pending))
+    divisions = sorted(set(budgets) | set(approved) | set(pending), key=svc.package.division_order)
     return year, [
         BudgetUse(d, budgets.get(d), approved.get(d, 0), pending.get(d, 0)) for d in divisions
     ]
@@ -130,7 +130,10 @@ def dashboard(
         )
     )
 
-    by_division = sorted(summary["awarded_by_division_fen"].items(), key=lambda kv: -kv[1])
+    by_division = sorted(
+        summary["awarded_by_division_fen"].items(),
+        key=lambda kv: svc.package.division_order(kv[0]),
+    )
     charts.append(
         Chart(
             "by-division",

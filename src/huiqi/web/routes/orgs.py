@@ -22,7 +22,12 @@ class NewOrg(Body):
     credit_code: str = Field(min_length=1, max_length=18)
     name: str = Field(min_length=1, max_length=200)
     kind: str = Field(min_length=1, max_length=32)
-    division: str = Field(min_length=1, max_length=100)
+    division: str = Field(
+        min_length=1,
+        max_length=100,
+        description="税收申报缴纳地：政策包县市区（园区）名单之一"
+        " / one of the policy's paying divisions",
+    )
     platform_filed: bool = False
     platform_connected: bool = False
 
