@@ -14,6 +14,7 @@ import json
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import anyio
@@ -313,7 +314,10 @@ def asgi_post(
         "client": ("203.0.113.9", 50000),
         "server": ("testserver", 80),
     }
-    anyio.run(app, scope, receive, send)
+    # On a thread of its own: a browser test run earlier in this process (pytest-xdist mixes
+    # the files) may have left an event loop running on this one.
+    with ThreadPoolExecutor(1) as runner:
+        runner.submit(anyio.run, app, scope, receive, send).result()
     return status, pulled
 
 
