@@ -22,12 +22,11 @@ import hypothesis.strategies as st
 import pytest
 import schemathesis
 from hypothesis.strategies import SearchStrategy
-from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import response_schema_conformance
 
-from .conftest import DemoApi
+from .conftest import ROLE_USERS, DemoApi
 
-MAX_EXAMPLES = 25
+import os
+MAX_EXAMPLES = int(os.environ.get("MAXEX", "25"))
 SEED = 2021_0302  # 郴政办发〔2021〕3号
 
 #: Path parameters that name a stored object; generation often picks a demo object's id.
@@ -80,9 +79,12 @@ def valid_application(demo_api: DemoApi) -> dict[str, Any]:
     }
 
 
-@pytest.fixture(params=["staff", "applicant"])
+#: Who calls: nobody (no token), the demo's exporter, and a demo user of each staff role.
+IDENTITIES = ["anonymous", "applicant", *(role.value for role in ROLE_USERS)]
+
+
+@pytest.fixture(params=IDENTITIES)
 def identity(request: pytest.FixtureRequest) -> str:
-    """Who calls: a staff user holding every staff role, or the demo's exporter."""
     return str(request.param)
 
 
@@ -124,11 +126,12 @@ schema = schemathesis.pytest.from_fixture("api_schema")
 
 
 @schema.parametrize()
-def test_no_generated_request_is_a_server_error(
+def test_every_check_passes(
     case: schemathesis.Case[Any], identity: str, demo_api: DemoApi
 ) -> None:
     if case.path_parameters and case.path_parameters.get("token_id") in demo_api.token_ids:
         # Revoking the run's own tokens would turn every later call into a 401.
         case.path_parameters["token_id"] = demo_api.spare_token_id
-    response = case.call(headers={"Authorization": f"Bearer {demo_api.tokens[identity]}"})
-    case.validate_response(response, checks=[not_a_server_error, response_schema_conformance])
+    token = demo_api.tokens.get(identity)
+    headers = {"Authorization": f"Bearer {token}"} if token else None
+    case.call_and_validate(headers=headers)

@@ -48,6 +48,8 @@ PROBLEM = {
 
 #: What each refusal means, for the document.
 MEANINGS = {
+    "400": "请求内容无法读取（如 multipart 格式错误、未发送完整） / the body cannot be read "
+    "(malformed multipart, not sent completely)",
     "401": "未登录或令牌无效 / not signed in, or the token is invalid or revoked",
     "403": "角色不允许 / not allowed for your roles",
     "404": "不存在，或不属于你的单位 / not found, or not your organisation's",
@@ -93,9 +95,13 @@ def _calls(dependant: Dependant) -> set[Any]:
     return found
 
 
-def _refusals(calls: set[Any], path: str, method: str) -> list[str]:
-    """The refusals an operation can answer, from its dependencies (``calls``) and path."""
+def _refusals(calls: set[Any], path: str, method: str, has_body: bool) -> list[str]:
+    """The refusals an operation can answer, from its dependencies (``calls``), its path
+    and whether it reads a body."""
     codes = ["422"]
+    if has_body:
+        # A body that cannot be read; every body is capped (Settings.max_body_bytes, uploads').
+        codes += ["400", "413"]
     if required_actor in calls:
         codes += ["401", "403"]
     elif optional_actor in calls:
@@ -104,8 +110,10 @@ def _refusals(calls: set[Any], path: str, method: str) -> list[str]:
         codes.append("404")
     if method != "get" and required_actor in calls:
         codes.append("409")  # a state that does not allow it, or someone else's change
-    if method in ("post", "put", "patch"):
-        codes.append("413")  # every body is capped (Settings.max_body_bytes, uploads' own)
+    if path.endswith("/auth/login"):
+        codes.append("401")  # wrong user name or password
+    if limit_objection in calls:
+        codes.append("409")  # the plan is not under public notice
     if path.endswith("/attachments") and method == "post":
         codes += ["415"]
     if path.endswith("/auth/login") or calls & {limit_evaluate, limit_objection}:
@@ -132,7 +140,8 @@ def build(app: FastAPI, schema: dict[str, Any]) -> dict[str, Any]:
             continue
         calls = _calls(route.dependant)
         responses = operation.setdefault("responses", {})
-        for code in _refusals(calls, path, method.lower()):
+        has_body = "requestBody" in operation
+        for code in _refusals(calls, path, method.lower(), has_body):
             responses[code] = {"description": MEANINGS[code], "content": problem}
             if code == "429":
                 responses[code]["headers"] = {"Retry-After": RETRY_AFTER}

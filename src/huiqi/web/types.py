@@ -35,9 +35,13 @@ def has_nul(value: Any) -> bool:
 
 
 class Body(BaseModel):
-    """A request body: unknown fields refused, no NUL characters anywhere."""
+    """A request body: unknown fields refused, no NUL characters anywhere, and strict
+    types: a boolean is ``true`` or ``false`` (never ``0``, ``1`` or ``"yes"``), an integer
+    is a JSON integer (never ``"5"``, ``5.0`` or ``true``), text is a JSON string. A field
+    whose JSON form is text read as something else (a date, a role) says so with
+    ``Field(strict=False)``, and its document states the form (``format: date``, an enum)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     @field_validator("*", mode="before")
     @classmethod

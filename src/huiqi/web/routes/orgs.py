@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import Field
+from pydantic import Field, Strict
 
+from huiqi.facts.model import ApplicantKind
 from huiqi.fulfilment.roles import Role
 from huiqi.service import auth, orgs, queries, users
 from huiqi.service.orgs import OrgView
@@ -32,7 +33,7 @@ def list_orgs(
     svc: Svc,
     actor: User,
     division: Annotated[str | None, Query(max_length=100)] = None,
-    kind: Annotated[str | None, Query(max_length=32)] = None,
+    kind: Annotated[ApplicantKind | None, Query(description="单位类别 / kind")] = None,
     limit: LimitQ = 50,
     offset: OffsetQ = 0,
 ) -> list[OrgView]:
@@ -58,7 +59,7 @@ def add_org(body: NewOrg, svc: Svc, actor: User) -> OrgView:
 class NewUser(Body):
     username: str = Field(min_length=1, max_length=64, pattern=USERNAME)
     display_name: str = Field(min_length=1, max_length=100)
-    roles: list[Role] = Field(min_length=1, max_length=8)
+    roles: list[Annotated[Role, Strict(False)]] = Field(min_length=1, max_length=8)  # JSON text
     org_code: str | None = Field(default=None, max_length=18)
     password: str | None = Field(default=None, min_length=10, max_length=200)
 
