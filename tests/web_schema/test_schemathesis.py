@@ -26,6 +26,7 @@ from hypothesis.strategies import SearchStrategy
 from .conftest import ROLE_USERS, DemoApi
 
 import os
+
 MAX_EXAMPLES = int(os.environ.get("MAXEX", "25"))
 SEED = 2021_0302  # 郴政办发〔2021〕3号
 
@@ -126,9 +127,7 @@ schema = schemathesis.pytest.from_fixture("api_schema")
 
 
 @schema.parametrize()
-def test_every_check_passes(
-    case: schemathesis.Case[Any], identity: str, demo_api: DemoApi
-) -> None:
+def test_every_check_passes(case: schemathesis.Case[Any], identity: str, demo_api: DemoApi) -> None:
     if case.path_parameters and case.path_parameters.get("token_id") in demo_api.token_ids:
         # Revoking the run's own tokens would turn every later call into a 401.
         case.path_parameters["token_id"] = demo_api.spare_token_id

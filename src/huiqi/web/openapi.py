@@ -121,6 +121,26 @@ def _refusals(calls: set[Any], path: str, method: str, has_body: bool) -> list[s
     return sorted(set(codes))
 
 
+#: No text anywhere in a request may hold a NUL (PostgreSQL cannot store one; see web.types).
+NO_NUL = "^[^\\x00]*$"
+
+
+def _no_nul(node: Any) -> None:
+    """Say in every text schema under ``node`` that a NUL is refused (unless a pattern,
+    an enum, a constant or a format already limits what the text may be)."""
+    if isinstance(node, list):
+        for item in node:
+            _no_nul(item)
+        return
+    if not isinstance(node, dict):
+        return
+    if node.get("type") == "string" and not node.keys() & {"pattern", "enum", "const", "format"}:
+        node["pattern"] = NO_NUL
+    for key, value in node.items():
+        if key not in ("example", "examples", "default", "const", "enum"):
+            _no_nul(value)
+
+
 def build(app: FastAPI, schema: dict[str, Any]) -> dict[str, Any]:
     """Complete FastAPI's document (``schema``, made from the routes) in place."""
     facts = Facts.model_json_schema(ref_template="#/components/schemas/{model}")
@@ -132,6 +152,7 @@ def build(app: FastAPI, schema: dict[str, Any]) -> dict[str, Any]:
     for name in ("HTTPValidationError", "ValidationError"):
         schemas.pop(name, None)
     components["securitySchemes"] = SECURITY_SCHEMES
+    _no_nul(schemas)
     problem = {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
     paths = schema.get("paths", {})
     for method, path, route in api_routes(app):
@@ -141,6 +162,7 @@ def build(app: FastAPI, schema: dict[str, Any]) -> dict[str, Any]:
         calls = _calls(route.dependant)
         responses = operation.setdefault("responses", {})
         has_body = "requestBody" in operation
+        _no_nul(operation.get("requestBody"))
         for code in _refusals(calls, path, method.lower(), has_body):
             responses[code] = {"description": MEANINGS[code], "content": problem}
             if code == "429":

@@ -64,7 +64,7 @@ class Review(Body):
 
 class Payment(Body):
     amount_fen: Fen
-    paid_on: date
+    paid_on: date = Field(strict=False)  # JSON text, format: date
     reference: str = Field(min_length=1, max_length=100)
 
 
