@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query
 from pydantic import Field, Strict
 
 from huiqi.facts.model import ApplicantKind
+from huiqi.facts.types import CREDIT_CODE_FORMAT
 from huiqi.fulfilment.roles import Role
 from huiqi.service import auth, orgs, queries, users
 from huiqi.service.orgs import OrgView
@@ -20,9 +21,11 @@ router = APIRouter(tags=["organisations 单位与用户"], route_class=ExactRout
 
 
 class NewOrg(Body):
-    credit_code: str = Field(min_length=1, max_length=18)
+    credit_code: str = Field(
+        min_length=1, max_length=18, json_schema_extra={"format": CREDIT_CODE_FORMAT}
+    )
     name: str = Field(min_length=1, max_length=200)
-    kind: str = Field(min_length=1, max_length=32)
+    kind: ApplicantKind = Field(strict=False)  # JSON text, an enum
     division: str = Field(min_length=1, max_length=100)
     platform_filed: bool = False
     platform_connected: bool = False
