@@ -71,8 +71,7 @@ CONFIG = schemathesis.Config.from_dict(
         "seed": SEED,
         "operations": [
             {
-                "include-method": method,
-                "include-path": path,
+                "include-name": f"{method} {path}",
                 "checks": {
                     "positive_data_acceptance": {"expected-statuses": [*POSITIVE_EXPECTED, 422]}
                 },
