@@ -1,7 +1,7 @@
 """The demo year in a SQLite file, served in-process, with a bearer token per identity.
 
 Loaded once per session: the schemathesis run mutates it as it goes (drafts, plans,
-budgets, users), which is fine — what it checks is that no request is a server error.
+budgets, users), which is fine: every check holds whatever state the demo is in.
 """
 
 from __future__ import annotations

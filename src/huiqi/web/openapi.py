@@ -112,6 +112,8 @@ def _refusals(calls: set[Any], path: str, method: str, has_body: bool) -> list[s
         codes.append("409")  # a state that does not allow it, or someone else's change
     if path.endswith("/auth/login"):
         codes.append("401")  # wrong user name or password
+    if path.endswith("/replay"):
+        codes.append("409")  # not evaluated yet (a draft): nothing to replay
     if limit_objection in calls:
         codes.append("409")  # the plan is not under public notice
     if path.endswith("/attachments") and method == "post":
@@ -152,7 +154,8 @@ def build(app: FastAPI, schema: dict[str, Any]) -> dict[str, Any]:
     for name in ("HTTPValidationError", "ValidationError"):
         schemas.pop(name, None)
     components["securitySchemes"] = SECURITY_SCHEMES
-    _no_nul(schemas)
+    # What a request may carry; a problem echoes what was refused, NUL and all.
+    _no_nul({name: s for name, s in schemas.items() if name != "Problem"})
     problem = {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
     paths = schema.get("paths", {})
     for method, path, route in api_routes(app):
