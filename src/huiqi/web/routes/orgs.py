@@ -20,13 +20,18 @@ from huiqi.web.types import USERNAME, Body, LimitQ, OffsetQ, Username
 router = APIRouter(tags=["organisations 单位与用户"], route_class=ExactRoute)
 
 
+#: Text with something besides spaces in it, and no NUL.
+NOT_BLANK = r"^[^\x00]*[^\s\x00][^\x00]*$"
+
+
 class NewOrg(Body):
     credit_code: str = Field(
         min_length=1, max_length=18, json_schema_extra={"format": CREDIT_CODE_FORMAT}
     )
-    name: str = Field(min_length=1, max_length=200)
+    # Not blank (the service refuses text of spaces only), no NUL.
+    name: str = Field(min_length=1, max_length=200, pattern=NOT_BLANK)
     kind: ApplicantKind = Field(strict=False)  # JSON text, an enum
-    division: str = Field(min_length=1, max_length=100)
+    division: str = Field(min_length=1, max_length=100, pattern=NOT_BLANK)
     platform_filed: bool = False
     platform_connected: bool = False
 
