@@ -1,7 +1,7 @@
 """The demo year in a SQLite file, served in-process, with a bearer token per identity.
 
 Loaded once per session: the schemathesis run mutates it as it goes (drafts, plans,
-budgets, users), which is fine — what it checks is that no request is a server error.
+budgets, users), which is fine: every check holds whatever state the demo is in.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from huiqi.config import Settings
 from huiqi.db.tables import Organisation
 from huiqi.fulfilment.roles import Role
-from huiqi.service import auth, demo, orgs
+from huiqi.service import auth, demo
 from huiqi.service.actors import load_actor
 from huiqi.service.bootstrap import build_services
 from huiqi.web.app import create_app
@@ -27,9 +27,17 @@ TODAY = date(2026, 3, 2)
 #: Every request afterwards happens at this instant (a fixed clock keeps runs repeatable).
 NOW = datetime(2026, 3, 3, 10, 0, tzinfo=UTC)
 
-#: One staff user holding every staff role, so that requests get past the role checks
-#: and reach the workflow; the applicant is the demo's exporter (alice).
-STAFF_ROLES: list[Role] = [r for r in Role if r is not Role.APPLICANT]
+#: A demo user holding each staff role (one account holds one body's roles only, so each
+#: role is tried in turn); the applicant is the demo's exporter (alice).
+ROLE_USERS = {
+    Role.ADMIN: "admin",
+    Role.COMMERCE_REVIEWER: "rui",
+    Role.PLAN_DRAFTER: "dai",
+    Role.FINANCE_REVIEWER: "fang",
+    Role.OFFICE_REVIEWER: "ou",
+    Role.CITY_APPROVER: "shi",
+    Role.AUDITOR: "shen",
+}
 
 
 @dataclass(frozen=True)
@@ -50,21 +58,24 @@ def demo_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoApi]:
     demo.load(svc, TODAY)
     svc.clock = lambda: NOW
     with svc.reading() as s:
-        admin = load_actor(s, "admin")
-    orgs.add_user(svc, admin, username="schema_staff", display_name="全体职能", roles=STAFF_ROLES)
-    with svc.reading() as s:
-        staff = load_actor(s, "schema_staff")
         alice = load_actor(s, "alice")
         exporter = s.get(Organisation, alice.org_id)
         assert exporter is not None
         exporter_code, exporter_name = exporter.credit_code, exporter.name
-    staff_token, staff_secret = auth.create_token(svc, staff, "schemathesis staff")
-    alice_token, alice_secret = auth.create_token(svc, alice, "schemathesis applicant")
+    tokens: dict[str, str] = {}
+    token_ids: set[int] = set()
+    users = {"applicant": alice}
+    with svc.reading() as s:
+        users |= {role.value: load_actor(s, name) for role, name in ROLE_USERS.items()}
+    for identity, actor in users.items():
+        token, secret = auth.create_token(svc, actor, f"schemathesis {identity}")
+        tokens[identity] = secret
+        token_ids.add(token.id)
     spare, _ = auth.create_token(svc, alice, "schemathesis spare")
     yield DemoApi(
         app=create_app(settings, svc),
-        tokens={"staff": staff_secret, "applicant": alice_secret},
-        token_ids=frozenset({staff_token.id, alice_token.id}),
+        tokens=tokens,
+        token_ids=frozenset(token_ids),
         spare_token_id=spare.id,
         exporter=exporter_code,
         exporter_name=exporter_name,

@@ -47,8 +47,16 @@ Years = Annotated[Decimal, BeforeValidator(_exact_number), Field(ge=0, le=100, d
 Count = Annotated[int, Strict(), Field(ge=0, le=10**12)]
 #: A yes/no fact: only true or false, never "yes" or 1.
 Flag = Annotated[bool, Strict()]
+#: The document's name for a unified social credit code (GB 32100-2015: 18 characters of
+#: 0-9 and A-Y but I, O, S, V, Z, the last a check character of the other 17).
+CREDIT_CODE_FORMAT = "gb32100"
 #: A unified social credit code with its check character verified.
-CreditCode = Annotated[str, Strict(), AfterValidator(_checked_code)]
+CreditCode = Annotated[
+    str,
+    Strict(),
+    AfterValidator(_checked_code),
+    Field(json_schema_extra={"format": CREDIT_CODE_FORMAT}),
+]
 #: A short identifier of an item in a list (store, warehouse, loan …).
 ItemId = Annotated[str, Strict(), Field(min_length=1, max_length=64, pattern=r"^[^\s/\\]+$")]
 #: A calendar year.

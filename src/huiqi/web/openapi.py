@@ -48,6 +48,8 @@ PROBLEM = {
 
 #: What each refusal means, for the document.
 MEANINGS = {
+    "400": "请求内容无法读取（如 multipart 格式错误、未发送完整） / the body cannot be read "
+    "(malformed multipart, not sent completely)",
     "401": "未登录或令牌无效 / not signed in, or the token is invalid or revoked",
     "403": "角色不允许 / not allowed for your roles",
     "404": "不存在，或不属于你的单位 / not found, or not your organisation's",
@@ -93,9 +95,13 @@ def _calls(dependant: Dependant) -> set[Any]:
     return found
 
 
-def _refusals(calls: set[Any], path: str, method: str) -> list[str]:
-    """The refusals an operation can answer, from its dependencies (``calls``) and path."""
+def _refusals(calls: set[Any], path: str, method: str, has_body: bool) -> list[str]:
+    """The refusals an operation can answer, from its dependencies (``calls``), its path
+    and whether it reads a body."""
     codes = ["422"]
+    if has_body:
+        # A body that cannot be read; every body is capped (Settings.max_body_bytes, uploads').
+        codes += ["400", "413"]
     if required_actor in calls:
         codes += ["401", "403"]
     elif optional_actor in calls:
@@ -104,13 +110,37 @@ def _refusals(calls: set[Any], path: str, method: str) -> list[str]:
         codes.append("404")
     if method != "get" and required_actor in calls:
         codes.append("409")  # a state that does not allow it, or someone else's change
-    if method in ("post", "put", "patch"):
-        codes.append("413")  # every body is capped (Settings.max_body_bytes, uploads' own)
+    if path.endswith("/auth/login"):
+        codes.append("401")  # wrong user name or password
+    if path.endswith("/replay"):
+        codes.append("409")  # not evaluated yet (a draft): nothing to replay
+    if limit_objection in calls:
+        codes.append("409")  # the plan is not under public notice
     if path.endswith("/attachments") and method == "post":
         codes += ["415"]
     if path.endswith("/auth/login") or calls & {limit_evaluate, limit_objection}:
         codes += ["429"]
     return sorted(set(codes))
+
+
+#: No text anywhere in a request may hold a NUL (PostgreSQL cannot store one; see web.types).
+NO_NUL = "^[^\\x00]*$"
+
+
+def _no_nul(node: Any) -> None:
+    """Say in every text schema under ``node`` that a NUL is refused (unless a pattern,
+    an enum, a constant or a format already limits what the text may be)."""
+    if isinstance(node, list):
+        for item in node:
+            _no_nul(item)
+        return
+    if not isinstance(node, dict):
+        return
+    if node.get("type") == "string" and not node.keys() & {"pattern", "enum", "const", "format"}:
+        node["pattern"] = NO_NUL
+    for key, value in node.items():
+        if key not in ("example", "examples", "default", "const", "enum"):
+            _no_nul(value)
 
 
 def build(app: FastAPI, schema: dict[str, Any]) -> dict[str, Any]:
@@ -124,6 +154,9 @@ def build(app: FastAPI, schema: dict[str, Any]) -> dict[str, Any]:
     for name in ("HTTPValidationError", "ValidationError"):
         schemas.pop(name, None)
     components["securitySchemes"] = SECURITY_SCHEMES
+    _divisions(app, schemas, schema.get("paths", {}))
+    # What a request may carry; a problem echoes what was refused, NUL and all.
+    _no_nul({name: s for name, s in schemas.items() if name != "Problem"})
     problem = {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
     paths = schema.get("paths", {})
     for method, path, route in api_routes(app):
@@ -132,7 +165,9 @@ def build(app: FastAPI, schema: dict[str, Any]) -> dict[str, Any]:
             continue
         calls = _calls(route.dependant)
         responses = operation.setdefault("responses", {})
-        for code in _refusals(calls, path, method.lower()):
+        has_body = "requestBody" in operation
+        _no_nul(operation.get("requestBody"))
+        for code in _refusals(calls, path, method.lower(), has_body):
             responses[code] = {"description": MEANINGS[code], "content": problem}
             if code == "429":
                 responses[code]["headers"] = {"Retry-After": RETRY_AFTER}
@@ -142,3 +177,19 @@ def build(app: FastAPI, schema: dict[str, Any]) -> dict[str, Any]:
         elif optional_actor in calls:
             operation["security"] = [{"bearer": []}, {"session": []}, {}]
     return schema
+
+
+def _divisions(app: FastAPI, schemas: dict[str, Any], paths: dict[str, Any]) -> None:
+    """An organisation's division is one of the policy package's paying divisions: say which,
+    so a client (and schemathesis) knows what is accepted (a package without a list: any)."""
+    names = app.state.services.package.division_names
+    if not names:
+        return
+    field = schemas.get("NewOrg", {}).get("properties", {}).get("division")
+    if field is not None:
+        field["enum"] = names
+    for item in paths.values():
+        for operation in item.values():
+            for parameter in operation.get("parameters", []):
+                if parameter.get("in") == "path" and parameter.get("name") == "division":
+                    parameter["schema"]["enum"] = names

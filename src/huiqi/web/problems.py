@@ -13,12 +13,14 @@ import math
 from typing import Any
 from urllib.parse import quote
 
+import fastapi.routing
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 from starlette.middleware.body_limit import MAX_BODY_SIZE_SCOPE_KEY
 from starlette.requests import ClientDisconnect
+from starlette.routing import compile_path
 
 from huiqi.errors import InputError, Problem
 from huiqi.facts.load import json_path
@@ -142,6 +144,7 @@ _PYDANTIC_ZH = {
     "finite_number": "应为有限的数（不能是 NaN 或 Infinity）",
     "too_long": "条目过多，超过上限",
     "bool_parsing": "应为 true 或 false",
+    "bool_type": "应为 true 或 false",
     "string_type": "应为文本",
     "date_from_datetime_parsing": "日期无效",
     "date_parsing": "日期无效",
@@ -163,6 +166,22 @@ _LIMITED = {
     "evaluate": ("匿名计算请求", "anonymous evaluations"),
     "objection": ("匿名异议提交", "anonymous objections"),
 }
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves at the request's path. Starlette's own ``Allow``
+    names only the first route whose path matches, so a path served by two routes (``GET``
+    and ``POST /applications``) would be said to allow one method only."""
+    # FastAPI ≥ 0.165 keeps included routers lazily; iter_route_contexts flattens them.
+    contexts: Any = getattr(fastapi.routing, "iter_route_contexts", None)
+    path = request.scope.get("path", request.url.path)
+    methods: set[str] = set()
+    for route in contexts(request.app.routes) if contexts else request.app.routes:
+        template = getattr(route, "path", None)
+        served = getattr(route, "methods", None)
+        if template and served and compile_path(template)[0].match(path):
+            methods |= set(served)
+    return sorted(methods)
 
 
 def install(app: FastAPI) -> None:
@@ -216,13 +235,16 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(HTTPException)
     async def _http(request: Request, exc: HTTPException) -> Response:
         zh, en = _TITLES.get(exc.status_code, (str(exc.detail), str(exc.detail)))
+        headers = getattr(exc, "headers", None)
+        if exc.status_code == 405:
+            headers = {**(headers or {}), "Allow": ", ".join(allowed_methods(request))}
         cap = request.scope.get(MAX_BODY_SIZE_SCOPE_KEY)
         if exc.status_code == 413 and cap is not None:
             zh, en = (
                 f"请求内容超过上限（{cap} 字节）",
                 f"the request body is larger than the limit ({cap} bytes)",
             )
-        return problem(request, exc.status_code, zh, en, headers=getattr(exc, "headers", None))
+        return problem(request, exc.status_code, zh, en, headers=headers)
 
     @app.exception_handler(ClientDisconnect)
     async def _gone(request: Request, exc: ClientDisconnect) -> Response:

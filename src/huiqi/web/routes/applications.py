@@ -12,6 +12,7 @@ from starlette.datastructures import UploadFile
 
 from huiqi.errors import InputError, Problem
 from huiqi.fulfilment.decisions import LineDecision
+from huiqi.fulfilment.workflow import AppState
 from huiqi.service import applications, attachments
 from huiqi.service import replay as replay_service
 from huiqi.service.applications import ApplicationView
@@ -68,7 +69,7 @@ def list_applications(
     svc: Svc,
     actor: User,
     year: YearQ = None,
-    state: Annotated[str | None, Query(max_length=16)] = None,
+    state: Annotated[AppState | None, Query(description="申报状态 / state")] = None,
     clause: Annotated[str | None, Query(max_length=16)] = None,
     division: Annotated[str | None, Query(max_length=100)] = None,
     limit: LimitQ = 50,

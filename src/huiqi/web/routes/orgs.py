@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import Field
+from pydantic import Field, Strict
 
+from huiqi.facts.model import ApplicantKind
+from huiqi.facts.types import CREDIT_CODE_FORMAT
 from huiqi.fulfilment.roles import Role
 from huiqi.service import auth, orgs, queries, users
 from huiqi.service.orgs import OrgView
@@ -18,13 +20,21 @@ from huiqi.web.types import USERNAME, Body, LimitQ, OffsetQ, Username
 router = APIRouter(tags=["organisations 单位与用户"], route_class=ExactRoute)
 
 
+#: Text with something besides spaces in it, and no NUL.
+NOT_BLANK = r"^[^\x00]*[^\s\x00][^\x00]*$"
+
+
 class NewOrg(Body):
-    credit_code: str = Field(min_length=1, max_length=18)
-    name: str = Field(min_length=1, max_length=200)
-    kind: str = Field(min_length=1, max_length=32)
+    credit_code: str = Field(
+        min_length=1, max_length=18, json_schema_extra={"format": CREDIT_CODE_FORMAT}
+    )
+    # Not blank (the service refuses text of spaces only), no NUL.
+    name: str = Field(min_length=1, max_length=200, pattern=NOT_BLANK)
+    kind: ApplicantKind = Field(strict=False)  # JSON text, an enum
     division: str = Field(
         min_length=1,
         max_length=100,
+        pattern=NOT_BLANK,
         description="税收申报缴纳地：政策包县市区（园区）名单之一"
         " / one of the policy's paying divisions",
     )
@@ -37,7 +47,7 @@ def list_orgs(
     svc: Svc,
     actor: User,
     division: Annotated[str | None, Query(max_length=100)] = None,
-    kind: Annotated[str | None, Query(max_length=32)] = None,
+    kind: Annotated[ApplicantKind | None, Query(description="单位类别 / kind")] = None,
     limit: LimitQ = 50,
     offset: OffsetQ = 0,
 ) -> list[OrgView]:
@@ -63,7 +73,7 @@ def add_org(body: NewOrg, svc: Svc, actor: User) -> OrgView:
 class NewUser(Body):
     username: str = Field(min_length=1, max_length=64, pattern=USERNAME)
     display_name: str = Field(min_length=1, max_length=100)
-    roles: list[Role] = Field(min_length=1, max_length=8)
+    roles: list[Annotated[Role, Strict(False)]] = Field(min_length=1, max_length=8)  # JSON text
     org_code: str | None = Field(default=None, max_length=18)
     password: str | None = Field(default=None, min_length=10, max_length=200)
 

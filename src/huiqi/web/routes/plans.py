@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 from pydantic import Field
 
+from huiqi.fulfilment.workflow import PlanState
 from huiqi.service import plans, queries
 from huiqi.service.plans import PlanView
 from huiqi.service.queries import PlanSummary
@@ -40,7 +41,7 @@ class Notice(Body):
     """The notice starts when it is published; ``start``, if sent, must be that day (Beijing
     time). ``days``: working days, at least the configured period (the default)."""
 
-    start: date | None = None
+    start: date | None = Field(default=None, strict=False)  # JSON text, format: date
     days: int | None = Field(default=None, ge=1, le=60)
 
 
@@ -63,7 +64,7 @@ class Review(Body):
 
 class Payment(Body):
     amount_fen: Fen
-    paid_on: date
+    paid_on: date = Field(strict=False)  # JSON text, format: date
     reference: str = Field(min_length=1, max_length=100)
 
 
@@ -76,7 +77,7 @@ def list_plans(
     svc: Svc,
     actor: User,
     year: YearQ = None,
-    state: Annotated[str | None, Query(max_length=16)] = None,
+    state: Annotated[PlanState | None, Query(description="方案状态 / state")] = None,
     limit: LimitQ = 50,
     offset: OffsetQ = 0,
 ) -> list[PlanSummary]:
