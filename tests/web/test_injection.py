@@ -22,6 +22,8 @@ import pytest
 
 from huiqi.policy import PolicyPackage
 from huiqi.policy.model import Division
+from huiqi.web.openapi import NO_NUL
+from huiqi.web.routes.orgs import NOT_BLANK
 
 from .conftest import API, MAX_UPLOAD, MakeWeb, Template, Web, close_web, sqlite_copy
 from .test_authorisation_matrix import ROLES, ROUTE_APP, RULES, Rule
@@ -98,8 +100,12 @@ class Field:
             "username",
             "division",  # one of the policy package's paying divisions
         }
+        # A pattern that only refuses NUL (or blank text) still leaves the text free.
+        pattern = self.schema.get("pattern")
+        limiting = pattern is not None and pattern not in (NO_NUL, NOT_BLANK)
         return not (
-            {"pattern", "format", "enum"} & set(self.schema)
+            limiting
+            or {"format", "enum"} & set(self.schema)
             or coded & {str(p) for p in self.at}
             or self.at == ("password",)
             or self.in_facts
@@ -358,7 +364,14 @@ def string_parameters() -> list[tuple[str, str, str, str]]:
         for method, operation in operations.items():
             for parameter in operation.get("parameters", []):
                 schema = parameter["schema"]
-                kinds = {s.get("type") for s in [schema, *schema.get("anyOf", [])]}
+                options = [schema, *schema.get("anyOf", [])]
+                # Filters declared as enums are components: a text all the same.
+                options += [
+                    DOCUMENT["components"]["schemas"][s["$ref"].rsplit("/", 1)[1]]
+                    for s in options
+                    if "$ref" in s
+                ]
+                kinds = {s.get("type") for s in options}
                 if "string" in kinds:
                     found.append(
                         (method.upper(), path.removeprefix(API), parameter["in"], parameter["name"])

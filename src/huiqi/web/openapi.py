@@ -167,6 +167,7 @@ def build(app: FastAPI, schema: dict[str, Any]) -> dict[str, Any]:
         responses = operation.setdefault("responses", {})
         has_body = "requestBody" in operation
         _no_nul(operation.get("requestBody"))
+        _no_nul(operation.get("parameters"))  # the guard refuses a NUL in the path and query too
         for code in _refusals(calls, path, method.lower(), has_body):
             responses[code] = {"description": MEANINGS[code], "content": problem}
             if code == "429":
